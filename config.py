@@ -80,6 +80,9 @@ _C.MODEL.VIT.ATTN_DROP_RATE = 0.0  # dropout on the attention weights
 _C.MODEL.VIT.QKV_BIAS = True  # bias in the query/key/value projection
 _C.MODEL.VIT.FUSED_ATTN = False  # route attention through F.scaled_dot_product_attention (training speed only)
 
+_C.MODEL.HYBRID = CN()
+_C.MODEL.HYBRID.LAYERS = [3, 4, 9]  # BiT ResNet blocks per stage for MODEL.NAME=hybrid (3 stages: stride 16, 4: stride 32); encoder dims from MODEL.VIT
+
 # -----------------------------------------------------------------------------------------------
 # Training
 # -----------------------------------------------------------------------------------------------
@@ -128,7 +131,7 @@ _C.OUTPUT = "output"  # parent folder of run folders
 _C.RUN_NAME = ""  # run folder name under OUTPUT; empty derives "<model>_<dataset>" from the config
 _C.SEED = 0  # seed of every random number generator in the run
 _C.DEVICE = "auto"  # auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu
-_C.SAVE_FREQ = 1  # save a checkpoint every this many epochs (and always after the last)
+_C.SAVE_FREQ = 0  # also keep checkpoint_epochNNN.pth every this many epochs; 0 keeps only checkpoint_last/best
 _C.PRINT_FREQ = 50  # log a line every this many training steps
 _C.PROGRESS = True  # show tqdm progress bars
 _C.DETERMINISTIC = False  # ask PyTorch for deterministic kernels (slower on GPU)

@@ -1,0 +1,315 @@
+"""Train, validate and evaluate a model from a config.
+
+    python main.py --cfg configs/lenet_digits.yaml [--opts KEY VALUE ...]
+    python main.py --cfg CFG --resume output/<run>/checkpoint_last.pth     # exact resume
+    python main.py --cfg CFG --resume CKPT --eval                          # validate + submission.csv only
+    python main.py --cfg CFG --throughput                                  # images/s per batch size
+    torchrun --nproc_per_node 2 main.py --cfg CFG                          # data parallel (gloo on CPU)
+
+The run folder ``OUTPUT/RUN_NAME`` receives config.yaml, log.txt, metrics.jsonl, checkpoints,
+curves.png, submission.csv and test_logits.npy.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from config import add_config_args, load_config
+from data.build import build_loader
+from engine import distributed as dist_utils
+from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.optim import build_optimizer, build_scheduler, total_steps
+from engine.profile import count_flops, count_parameters, measure_throughput, peak_memory_mb
+from engine.run_log import RunRecorder, make_logger
+from engine.submission import write_submission
+from models.build import build_model
+
+
+@dataclass
+class TrainState:
+    """What changes during training and is saved with each checkpoint."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # optimizer steps taken
+    best_acc: float = 0.0  # best validation top-1 so far
+    history: list = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_args(parser)
+    parser.add_argument("--resume", default="", metavar="CKPT", help="continue from this checkpoint")
+    parser.add_argument("--eval", action="store_true", help="only validate and predict the test set")
+    parser.add_argument("--throughput", action="store_true", help="measure images/s and exit")
+    return parser.parse_args(argv)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks cuda (this process's local rank under torchrun), then mps, then cpu."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast(cfg, device: torch.device):
+    """The mixed-precision context for ``TRAIN.AMP`` (a no-op for ``none``)."""
+    if cfg.TRAIN.AMP == "none":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[cfg.TRAIN.AMP]
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def progress_off(cfg) -> bool | None:
+    """tqdm's ``disable``: off when asked or on other ranks; None lets tqdm hide bars when not on a terminal."""
+    return True if not (cfg.PROGRESS and dist_utils.is_main_process()) else None
+
+
+def run_dir(cfg) -> str:
+    name = cfg.RUN_NAME or f"{cfg.MODEL.NAME}_{cfg.DATA.DATASET}"
+    return os.path.join(cfg.OUTPUT, name)
+
+
+def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, device, state: TrainState,
+                    max_steps: int, log) -> dict:
+    """One pass over the train loader; returns mean loss, accuracy (on the unmixed labels) and speed.
+
+    Steps the optimizer every ``TRAIN.ACCUMULATION_STEPS`` micro-batches (clipping the global
+    gradient norm first when ``TRAIN.CLIP_GRAD`` > 0) and the schedule after every optimizer step;
+    stops early once ``max_steps`` optimizer steps have been taken.
+    """
+    model.train()
+    accum = cfg.TRAIN.ACCUMULATION_STEPS
+    loss_sum = correct = seen = 0.0
+    start = time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {state.epoch + 1} train", leave=False, disable=progress_off(cfg))
+    optimizer.zero_grad(set_to_none=True)
+    for i, (images, labels) in enumerate(bar):
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        targets = labels
+        if mixup_fn is not None:
+            images, targets = mixup_fn(images, labels)
+        last_micro = (i + 1) % accum == 0
+        sync = model.no_sync() if (not last_micro and isinstance(model, nn.parallel.DistributedDataParallel)) \
+            else contextlib.nullcontext()
+        with sync:
+            with autocast(cfg, device):
+                logits = model(images)
+                loss = F.cross_entropy(logits.float(), targets, label_smoothing=cfg.TRAIN.LABEL_SMOOTHING
+                                       if mixup_fn is None else 0.0)
+            scaler.scale(loss / accum).backward()
+        if last_micro:
+            if cfg.TRAIN.CLIP_GRAD > 0:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.TRAIN.CLIP_GRAD)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            scheduler.step_update(state.step)
+        n = images.shape[0]
+        loss_sum += loss.item() * n
+        correct += (logits.argmax(1) == labels).sum().item()
+        seen += n
+        if cfg.PRINT_FREQ and (i + 1) % cfg.PRINT_FREQ == 0:
+            log(f"epoch {state.epoch + 1} step {state.step} loss {loss.item():.4f} lr {optimizer.param_groups[0]['lr']:.3g}")
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if last_micro and state.step >= max_steps:
+            break
+    elapsed = time.perf_counter() - start
+    loss_sum, correct, seen = dist_utils.all_reduce_sum([loss_sum, correct, seen], device)
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+            "epoch_time": elapsed, "images_per_sec": seen / elapsed}
+
+
+@torch.no_grad()
+def predict(model, loader, cfg, device, desc: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one evaluation pass: (logits [N, C] float32, labels [N]) in dataset order, on the CPU."""
+    model.eval()
+    all_logits, all_labels = [], []
+    for images, labels in tqdm(loader, desc=desc, leave=False, disable=progress_off(cfg)):
+        with autocast(cfg, device):
+            logits = model(images.to(device, non_blocking=True))
+        all_logits.append(logits.float().cpu())
+        all_labels.append(torch.as_tensor(labels).cpu())
+    logits = torch.cat(all_logits) if all_logits else torch.empty(0)
+    labels = torch.cat(all_labels) if all_labels else torch.empty(0, dtype=torch.long)
+    return dist_utils.gather_strided(logits), dist_utils.gather_strided(labels)
+
+
+def accuracy_metrics(logits: torch.Tensor, labels: torch.Tensor, prefix: str) -> dict:
+    """Loss, top-1 and top-5 accuracy (fractions) of logits against labels."""
+    k = min(5, logits.shape[1])
+    top = logits.topk(k, dim=1).indices  # (N, k)
+    hits = top == labels[:, None]
+    return {f"{prefix}_loss": F.cross_entropy(logits, labels).item(),
+            f"{prefix}_acc": hits[:, 0].float().mean().item(),
+            f"{prefix}_acc5": hits.any(1).float().mean().item()}
+
+
+def validate(model, loader, cfg, device) -> dict:
+    """Validation loss and accuracies from one pass over the val split."""
+    logits, labels = predict(model, loader, cfg, device, "val")
+    return accuracy_metrics(logits, labels, "val")
+
+
+def evaluate(model, loader, cfg, device, out_dir: str, num_classes: int, log) -> dict:
+    """Predict the test split; write ``submission.csv`` (and ``test_logits.npy``); score it when labeled."""
+    logits, labels = predict(model, loader, cfg, device, "test")
+    metrics = {}
+    if dist_utils.is_main_process():
+        write_submission(os.path.join(out_dir, "submission.csv"), logits.argmax(1).numpy(), num_classes)
+        if cfg.EVAL.SAVE_LOGITS:
+            np.save(os.path.join(out_dir, "test_logits.npy"), logits.numpy())
+        log(f"wrote {os.path.join(out_dir, 'submission.csv')} ({len(logits)} rows)")
+    if len(labels) and (labels >= 0).all():
+        metrics = accuracy_metrics(logits, labels, "test")
+        log(f"test loss {metrics['test_loss']:.4f} acc {metrics['test_acc']:.4f}")
+    return metrics
+
+
+def throughput(model, cfg, device, log) -> list[dict]:
+    """Images/second for inference and training at batch sizes 1, 2, 4, ... until out of memory."""
+    return measure_throughput(model, cfg.DATA.IMG_SIZE, device, cfg.EVAL.THROUGHPUT_MAX_BATCH, log=log)
+
+
+def checkpoint_state(model, optimizer, scheduler, scaler, state: TrainState, cfg) -> dict:
+    return {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+            "train_state": vars(state), "rng": rng_state(), "config": cfg.dump()}
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def save_epoch(out_dir: str, ckpt: dict, state: TrainState, cfg, is_best: bool, last: bool) -> None:
+    save_checkpoint(os.path.join(out_dir, "checkpoint_last.pth"), ckpt)
+    if is_best:
+        save_checkpoint(os.path.join(out_dir, "checkpoint_best.pth"), ckpt)
+    if cfg.SAVE_FREQ and (state.epoch % cfg.SAVE_FREQ == 0 or last):
+        save_checkpoint(os.path.join(out_dir, f"checkpoint_epoch{state.epoch:03d}.pth"), ckpt)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    cfg = load_config(args.cfg, args.opts)
+    device = pick_device(cfg.DEVICE)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    distributed = dist_utils.init_distributed(device)
+    seed_everything(cfg.SEED + dist_utils.rank())
+    if cfg.DETERMINISTIC:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    out_dir = run_dir(cfg)
+    main_proc = dist_utils.is_main_process()
+    if main_proc:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+    logger = make_logger(out_dir if main_proc else None)
+    log = logger.info if main_proc else (lambda *_: None)
+
+    data = build_loader(cfg, distributed=distributed)
+    num_classes = cfg.MODEL.NUM_CLASSES or data.num_classes
+    model = build_model(cfg, num_classes).to(device)
+    if cfg.MODEL.CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
+    n_params = count_parameters(model)
+    flops = count_flops(model, cfg.DATA.IMG_SIZE, device) if main_proc else None
+    log(f"{cfg.MODEL.NAME}: {n_params:,} parameters, "
+        f"{'?' if flops is None else f'{flops / 1e9:.3f}'} GFLOPs (multiply-adds) per {cfg.DATA.IMG_SIZE}px image; "
+        f"{cfg.DATA.DATASET}: {num_classes} classes, {len(data.train.dataset)} train / "
+        f"{len(data.val.dataset)} val / {len(data.test.dataset)} test images; device {device}")
+
+    if args.throughput:
+        return {"throughput": throughput(model, cfg, device, log)}
+
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_scheduler(cfg, optimizer, len(data.train))
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.TRAIN.AMP == "fp16")
+    state = TrainState()
+    if args.resume:
+        ckpt = load_checkpoint(args.resume)
+        model.load_state_dict(ckpt["model"])
+        if not args.eval:
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            scaler.load_state_dict(ckpt["scaler"])
+            state = TrainState(**ckpt["train_state"])
+            set_rng_state(ckpt["rng"])
+        log(f"resumed from {args.resume} (epoch {state.epoch}, step {state.step})")
+    if cfg.MODEL.COMPILE:
+        model = torch.compile(model)
+    if distributed:
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if args.eval:
+        results = validate(model, data.val, cfg, device)
+        log(f"val loss {results['val_loss']:.4f} acc {results['val_acc']:.4f} acc5 {results['val_acc5']:.4f}")
+        results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
+        return results
+
+    max_steps, epochs = total_steps(cfg, len(data.train))
+    recorder = RunRecorder(out_dir, cfg, append=bool(args.resume) and os.path.exists(
+        os.path.join(out_dir, "metrics.jsonl"))) if main_proc else None
+    if recorder:
+        recorder.summary({"parameters": n_params, "flops": flops})
+    while state.epoch < epochs and state.step < max_steps:
+        if data.train_sampler is not None:
+            data.train_sampler.set_epoch(state.epoch)
+        elif getattr(data.train, "generator", None) is not None:
+            data.train.generator.manual_seed(cfg.SEED + state.epoch)  # same order on resume
+        stats = train_one_epoch(model, data.train, optimizer, scheduler, scaler, data.mixup_fn, cfg, device,
+                                state, max_steps, log)
+        state.epoch += 1
+        last = state.epoch >= epochs or state.step >= max_steps
+        if state.epoch % cfg.TRAIN.VAL_FREQ == 0 or last:
+            stats.update(validate(model, data.val, cfg, device))
+        is_best = stats.get("val_acc", -1.0) > state.best_acc
+        state.best_acc = max(state.best_acc, stats.get("val_acc", 0.0))
+        record = {"epoch": state.epoch, "step": state.step, "lr": optimizer.param_groups[0]["lr"], **stats,
+                  "peak_mem_mb": peak_memory_mb(device)}
+        if main_proc:
+            recorder.log_epoch(record)
+            save_epoch(out_dir, checkpoint_state(model, optimizer, scheduler, scaler, state, cfg), state, cfg,
+                       is_best, last)
+            log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+
+    results = {"best_val_acc": state.best_acc, "epochs": state.epoch, "steps": state.step}
+    if cfg.EVAL.SUBMISSION:
+        results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
+    if main_proc:
+        recorder.summary(results)
+        recorder.close()
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        log(f"done: best val acc {state.best_acc:.4f}; run folder {out_dir}")
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return results
+
+
+if __name__ == "__main__":
+    main()
