@@ -1,0 +1,168 @@
+"""The ``kaggle/submission`` graded item: the student's ``submission.csv`` at the top of the
+submission folder.
+
+Without staff labels the item checks the file is one Kaggle accepts (all points when valid). With
+a staff ``solution.csv`` configured (``autograder/staff/kaggle.yaml``), a valid file earns
+``valid_points`` and the rest follows accuracy linearly from ``floor_accuracy`` (nothing more) to
+``full_accuracy`` (full credit). The file is only read as data, in the grader's process.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import yaml
+
+from autograder.kaggle.score import accuracies, load_solution
+from autograder.kaggle.validate import KaggleError, check_submission
+from autograder.results import VISIBILITIES, TestResult
+
+ITEM = "kaggle/submission"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STAFF_CONFIG = REPO_ROOT / "autograder" / "staff" / "kaggle.yaml"
+SPLITS = ("public", "private", "all")
+MAX_LINES = 20  # validation lines shown to the student
+DEFAULTS = {
+    "max_score": 10.0,
+    "num_classes": None,
+    "expected_rows": None,
+    "solution": None,
+    "split": "private",
+    "valid_points": 2.0,
+    "floor_accuracy": 0.30,
+    "full_accuracy": 0.70,
+    "visibility": "visible",
+}
+NOT_FOUND = "no submission.csv found at the top of your submission"
+
+
+def load_staff_config(path: Union[str, os.PathLike, None] = None) -> dict:
+    """The item's settings: the staff YAML over the defaults (just the defaults when it is absent,
+    as in the student handout).
+
+    Args:
+        path: the YAML file; None reads ``autograder/staff/kaggle.yaml``.
+    """
+    path = Path(path) if path is not None else STAFF_CONFIG
+    if not path.is_file():
+        return dict(DEFAULTS)
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise KaggleError(f"{path} is not valid YAML ({e})") from None
+    if not isinstance(loaded, dict):
+        raise KaggleError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
+    return _checked(loaded, str(path))
+
+
+def _checked(config: dict, where: str = "the kaggle config") -> dict:
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise KaggleError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(DEFAULTS)}")
+    cfg = {**DEFAULTS, **config}
+    if cfg["split"] not in SPLITS:
+        raise KaggleError(f"{where}: split '{cfg['split']}' unknown; use one of {SPLITS}")
+    if cfg["visibility"] not in VISIBILITIES:
+        raise KaggleError(f"{where}: visibility '{cfg['visibility']}' unknown; use one of {VISIBILITIES}")
+    if not 0 <= cfg["valid_points"] <= cfg["max_score"]:
+        raise KaggleError(f"{where}: valid_points {cfg['valid_points']} must lie in 0..max_score "
+                          f"({cfg['max_score']})")
+    if not 0 <= cfg["floor_accuracy"] < cfg["full_accuracy"] <= 1:
+        raise KaggleError(f"{where}: need 0 <= floor_accuracy < full_accuracy <= 1, got "
+                          f"{cfg['floor_accuracy']} and {cfg['full_accuracy']}")
+    return cfg
+
+
+def grade_submission_item(workdir: Path, config: dict | None = None) -> TestResult:
+    """Grade ``workdir/submission.csv``. Never raises: a grader-side failure is reported in the
+    result (score 0, the error in ``extra``) for the staff to fix and regrade.
+
+    Args:
+        workdir: the assembled submission folder.
+        config: the item's settings (keys as in ``autograder/staff/kaggle.yaml``, missing ones
+            defaulted); None reads the staff YAML.
+    """
+    max_score = float((config or {}).get("max_score", DEFAULTS["max_score"]))
+    try:
+        cfg = load_staff_config() if config is None else _checked(dict(config))
+    except Exception as e:  # noqa: BLE001 - the grader must go on
+        return _staff_error(max_score, e)
+    try:
+        return _grade(Path(workdir), cfg)
+    except Exception as e:  # noqa: BLE001
+        return _staff_error(float(cfg["max_score"]), e, cfg["visibility"])
+
+
+def _staff_error(max_score: float, error: Exception, visibility: str = "visible") -> TestResult:
+    return TestResult(ITEM, 0.0, max_score, "Your submission.csv could not be graded because of a problem "
+                      "on the grader's side; the course staff have been told and will regrade.",
+                      visibility, "failed", extra={"error": f"{type(error).__name__}: {error}"})
+
+
+def _grade(workdir: Path, cfg: dict) -> TestResult:
+    max_score, visibility = float(cfg["max_score"]), cfg["visibility"]
+    path = workdir / "submission.csv"
+    if path.is_symlink():
+        return TestResult(ITEM, 0.0, max_score, "submission.csv is a symbolic link; upload the file itself.",
+                          visibility, extra={"valid": False})
+    if not path.is_file():
+        return TestResult(ITEM, 0.0, max_score, NOT_FOUND + _elsewhere(workdir), visibility, extra={"valid": False})
+    solution = _solution(cfg)
+    rows = cfg["expected_rows"] if solution is None else len(solution)
+    if solution is not None and cfg["expected_rows"] not in (None, rows):
+        raise KaggleError(f"expected_rows {cfg['expected_rows']} differs from the {rows} rows of the solution")
+    result = check_submission(path, rows, cfg["num_classes"])
+    if not result.valid:
+        shown = [str(p) for p in result.problems[:MAX_LINES]]
+        if len(result.problems) > MAX_LINES:
+            shown.append(f"... and {len(result.problems) - MAX_LINES} more problems")
+        command = "python -m autograder kaggle validate submission.csv" + (
+            f" --expected-rows {rows}" if rows else "") + (
+            f" --num-classes {cfg['num_classes']}" if cfg["num_classes"] else "")
+        output = ("Your submission.csv is not in the format Kaggle accepts (header Id,Category; one row "
+                  "per test image, Ids 0..N-1; Category a class index):\n" + "\n".join(shown) +
+                  f"\nCheck it yourself with: {command}")
+        return TestResult(ITEM, 0.0, max_score, output, visibility, extra={"valid": False})
+    n = len(result.predictions)
+    if solution is None:
+        note = "" if rows else " (the number of rows was not checked)"
+        return TestResult(ITEM, max_score, max_score, f"submission.csv is valid: {n:,} rows{note}.",
+                          visibility, extra={"valid": True, "rows": n})
+    return _by_accuracy(result.predictions, solution, cfg)
+
+
+def _solution(cfg: dict):
+    if not cfg["solution"]:
+        return None
+    path = Path(cfg["solution"])
+    return load_solution(path if path.is_absolute() else REPO_ROOT / path)
+
+
+def _by_accuracy(predictions: np.ndarray, solution, cfg: dict) -> TestResult:
+    scores = accuracies(predictions, solution)
+    rows = {"public": solution.public, "private": solution.private,
+            "all": solution.public | solution.private}[cfg["split"]]
+    accuracy = float((predictions == solution.labels)[rows].mean()) if rows.any() else 0.0
+    floor, full = cfg["floor_accuracy"], cfg["full_accuracy"]
+    max_score, base = float(cfg["max_score"]), float(cfg["valid_points"])
+    fraction = float(np.clip((accuracy - floor) / (full - floor), 0.0, 1.0))
+    score = round(base + (max_score - base) * fraction, 4)
+    split = {"all": "scored", "public": "public", "private": "private"}[cfg["split"]]
+    output = (f"submission.csv is valid ({len(predictions):,} rows). Accuracy on the {split} test rows: "
+              f"{accuracy:.2%}, worth {score:g}/{max_score:g} points ({base:g} for a valid file; the rest "
+              f"grows linearly from {floor:.0%} accuracy to full credit at {full:.0%}).")
+    return TestResult(ITEM, score, max_score, output, cfg["visibility"],
+                      extra={"valid": True, "accuracy": accuracy, **scores})
+
+
+def _elsewhere(workdir: Path) -> str:
+    """A hint when the file was handed in, but not at the top."""
+    try:
+        found = sorted(p.relative_to(workdir).as_posix() for p in workdir.rglob("submission.csv"))[:3]
+    except OSError:
+        return "."
+    if not found:
+        return "; hand in the submission.csv that main.py writes (or `kaggle export` makes) at the top level."
+    return f"; found {', '.join(found)}: move it to the top level of your submission."
