@@ -53,9 +53,9 @@ class DataBundle:
     """Everything ``main.py`` needs from the data side.
 
     Attributes:
-        train: shuffled loader (seeded by ``cfg.SEED`` through ``train.generator``; save and restore
-            ``train.generator.get_state()`` for an exact resume); drops the last partial batch when
-            mixup/cutmix is on.
+        train: shuffled loader; its order and worker seeds come from ``train.generator``, seeded
+            with ``cfg.SEED`` (re-seed it per epoch, e.g. ``SEED + epoch``, or save its state, for
+            an exact resume); drops the last partial batch when mixup/cutmix is on.
         val: loader in fixed order.
         test: loader in test-set order (submission Ids 0..N-1); labels -1 when unlabeled.
         num_classes: number of classes.
@@ -118,7 +118,10 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
     batch = cfg.DATA.BATCH_SIZE
     eval_batch = cfg.DATA.EVAL_BATCH_SIZE or 2 * batch
     if batch < 1 or eval_batch < 1:
-        raise ValueError(f"DATA.BATCH_SIZE {batch} and DATA.EVAL_BATCH_SIZE {cfg.DATA.EVAL_BATCH_SIZE} must be >= 1 (0 for the eval size means 2 x BATCH_SIZE).")
+        raise ValueError(
+            f"DATA.BATCH_SIZE {batch} and DATA.EVAL_BATCH_SIZE {cfg.DATA.EVAL_BATCH_SIZE} must be >= 1 "
+            f"(EVAL_BATCH_SIZE 0 means 2 x BATCH_SIZE)."
+        )
     if mixup_fn is not None and batch % 2:
         raise ValueError(f"AUG.MIXUP/AUG.CUTMIX need an even DATA.BATCH_SIZE (timm mixes pairs); got {batch}.")
     options = _loader_options(cfg)

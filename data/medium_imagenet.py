@@ -98,7 +98,10 @@ def _read_labels(f: h5py.File, path: str, key: str, count: int, required: bool) 
         )
     labels = ds[()].astype(np.int64)
     if count and labels.min() < 0:
-        raise DatasetFormatError(f"Dataset {NAME!r}: {key!r} holds negative labels (min {labels.min()}); labels are 0..C-1.")
+        raise DatasetFormatError(
+            f"Dataset {NAME!r}: {key!r} in {os.path.abspath(path)!r} holds negative labels (min {labels.min()}); "
+            f"labels are class indices 0..C-1."
+        )
     return labels
 
 
@@ -181,7 +184,7 @@ class HDF5ImageDataset(Dataset):
 
 @register_dataset(NAME)
 def medium_imagenet(cfg: CfgNode, split: str) -> SourceSplit:
-    """MediumImageNet from its HDF5 file (200 classes in the course's file); test unlabeled unless labels-test exists."""
+    """MediumImageNet from its HDF5 file (200 classes in the course's); test labels -1 without labels-test."""
     check_split(split)
     path = resolve_file(cfg.DATA.ROOT)
     data = HDF5ImageDataset(path, split)
