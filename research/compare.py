@@ -1,0 +1,214 @@
+"""The architecture comparison: a hyperparameter sweep through ``main.py`` and its curves.
+
+``python -m research sweep --configs configs/compare/swin_cifar10.yaml ... --lrs 5e-4,1e-3
+--batch-sizes 128 --aug on,off`` runs ``main.py`` once per (config, learning rate, batch size,
+augmentation) in a subprocess, each in its own run folder ``OUTPUT/<config>_lr<lr>_bs<bs>_aug<on|off>``,
+then draws the curves. ``--dry-run`` prints the commands only.
+
+``python -m research curves RUNS_DIR --out DIR`` draws, per dataset, accuracy and loss against the
+epoch with one line per run (``curves_<dataset>.png``), and writes ``summary.md`` (best and last
+validation accuracy per run).
+
+Augmentation ``on`` keeps the config's own augmentation keys; ``off`` turns every ``AUG`` key off
+(:data:`AUG_OFF`).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+from collections import defaultdict
+
+import pandas as pd
+
+from research.claims import Run, load_runs, to_markdown
+
+# --opts that switch off every train-time augmentation of config.py's AUG section.
+AUG_OFF: tuple[str, ...] = (
+    "AUG.RANDOM_CROP_PADDING", "0", "AUG.RANDOM_RESIZED_CROP", "False", "AUG.HFLIP", "0.0",
+    "AUG.COLOR_JITTER", "0.0", "AUG.RAND_AUGMENT", "", "AUG.RANDOM_ERASE", "0.0",
+    "AUG.MIXUP", "0.0", "AUG.CUTMIX", "0.0",
+)
+
+
+def _split(text: str, kind: type, flag: str) -> list:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"{flag} got {text!r}; give a comma-separated list, e.g. {flag} 1e-3,5e-4.")
+    try:
+        return [kind(t) for t in items]
+    except ValueError as e:
+        raise ValueError(f"{flag} got {text!r}: {e}. Give {kind.__name__} values separated by commas.") from e
+
+
+def run_name(cfg_path: str, lr: float, batch_size: int, aug: str) -> str:
+    """Run folder name of one sweep point, e.g. ``swin_cifar10_lr0.0005_bs128_augon``."""
+    stem = os.path.splitext(os.path.basename(cfg_path))[0]
+    return f"{stem}_lr{lr:g}_bs{batch_size}_aug{aug}"
+
+
+def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int], augs: list[str],
+                   output: str, extra_opts: list[str] = (), main: str = "main.py") -> list[tuple[str, list[str]]]:
+    """(run name, argv) for every point of the grid, in a fixed order.
+
+    Args:
+        configs: YAML config files.
+        lrs: learning rates (``TRAIN.LR``).
+        batch_sizes: ``DATA.BATCH_SIZE`` values.
+        augs: any of ``on`` and ``off``.
+        output: ``OUTPUT`` folder of every run.
+        extra_opts: more ``KEY VALUE`` pairs for every run (e.g. ``TRAIN.EPOCHS 5``).
+        main: the training script.
+    """
+    for aug in augs:
+        if aug not in ("on", "off"):
+            raise ValueError(f"--aug value {aug!r} is not 'on' or 'off'; write e.g. --aug on,off.")
+    for cfg in configs:
+        if not os.path.isfile(cfg):
+            raise FileNotFoundError(f"Sweep config {cfg!r} does not exist; pass files under configs/compare/.")
+    if len(extra_opts) % 2:
+        raise ValueError(f"--opts takes KEY VALUE pairs; got an odd number of items: {list(extra_opts)}.")
+    commands = []
+    for cfg, lr, bs, aug in itertools.product(configs, lrs, batch_sizes, augs):
+        name = run_name(cfg, lr, bs, aug)
+        opts = ["TRAIN.LR", f"{lr:g}", "DATA.BATCH_SIZE", str(bs), "OUTPUT", output, "RUN_NAME", name]
+        opts += list(AUG_OFF) if aug == "off" else []
+        opts += list(extra_opts)
+        commands.append((name, [sys.executable, main, "--cfg", cfg, "--opts", *opts]))
+    return commands
+
+
+def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool = False,
+              skip_done: bool = True) -> dict[str, int]:
+    """Run each command in turn (a failure does not stop the sweep); returns exit codes by run name.
+
+    Args:
+        commands: from :func:`sweep_commands`.
+        output: the runs' ``OUTPUT`` folder (to find finished runs).
+        dry_run: print the commands, run nothing.
+        skip_done: skip a run whose folder already holds a finished run.
+    """
+    done = {r.name for r in load_runs(output) if r.finished} if skip_done and os.path.isdir(output) else set()
+    codes: dict[str, int] = {}
+    for i, (name, argv) in enumerate(commands, 1):
+        line = shlex.join(argv)
+        if dry_run:
+            print(line)
+            continue
+        if name in done:
+            print(f"[{i}/{len(commands)}] {name}: finished already, skipped")
+            codes[name] = 0
+            continue
+        print(f"[{i}/{len(commands)}] {line}", flush=True)
+        codes[name] = subprocess.call(argv)
+        if codes[name]:
+            print(f"[{i}/{len(commands)}] {name} failed with exit code {codes[name]}", flush=True)
+    return codes
+
+
+def _series(run: Run, key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for i, m in enumerate(run.metrics):
+        if m.get(key) is not None:
+            xs.append(float(m.get("epoch", i + 1)))
+            ys.append(float(m[key]))
+    return xs, ys
+
+
+def summary_table(runs: list[Run]) -> pd.DataFrame:
+    """Per run: dataset, model, epochs, best and last validation accuracy (percent)."""
+    records = [{
+        "run": r.name, "dataset": r.dataset, "model": r.model, "pre-training": r.pretrain,
+        "epochs": len(r.metrics), "best val acc": r.accuracy("best"), "last val acc": r.accuracy("last"),
+    } for r in runs]
+    return pd.DataFrame.from_records(records, index="run") if records else pd.DataFrame()
+
+
+def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
+    """One figure per dataset (accuracy and loss, train and val, one line per run); returns the paths.
+
+    Args:
+        runs_dir: folder of run folders.
+        out_dir: where ``curves_<dataset>.png`` and ``summary.md`` go.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in load_runs(runs_dir) if r.metrics]
+    os.makedirs(out_dir, exist_ok=True)
+    by_dataset: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_dataset[run.dataset or "unknown"].append(run)
+    paths = []
+    panels = (("train_acc", "train accuracy"), ("val_acc", "val accuracy"),
+              ("train_loss", "train loss"), ("val_loss", "val loss"))
+    for dataset, group in sorted(by_dataset.items()):
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+        for ax, (key, title) in zip(axes.flat, panels):
+            for run in group:
+                xs, ys = _series(run, key)
+                if ys:
+                    ax.plot(xs, ys, marker="." if len(xs) < 30 else None, label=run.name)
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if not handles:
+            handles, labels = axes.flat[1].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
+        fig.suptitle(f"{dataset}: {len(group)} runs")
+        fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 1) // 2), 1, 1))
+        path = os.path.join(out_dir, f"curves_{dataset}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(to_markdown(summary_table(runs), "Architecture comparison: validation accuracy (%)"))
+    return paths
+
+
+def register(subparsers) -> None:
+    """Add ``sweep`` and ``curves`` to ``python -m research``."""
+    p = subparsers.add_parser("sweep", help="run main.py over a grid of configs, LRs, batch sizes, aug")
+    p.add_argument("--configs", nargs="+", required=True, metavar="YAML", help="configs to sweep")
+    p.add_argument("--lrs", required=True, help="comma-separated learning rates, e.g. 1e-3,5e-4")
+    p.add_argument("--batch-sizes", required=True, help="comma-separated batch sizes, e.g. 64,128")
+    p.add_argument("--aug", default="on", help="on, off or on,off (off turns every AUG key off)")
+    p.add_argument("--output", default="output/compare", help="OUTPUT folder of the runs")
+    p.add_argument("--curves-out", default="", help="folder of the curves (default: OUTPUT/curves)")
+    p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="more overrides for every run")
+    p.add_argument("--main", default="main.py", help="training script (default main.py)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--no-skip", action="store_true", help="rerun runs that finished already")
+
+    def sweep(args: argparse.Namespace) -> int:
+        commands = sweep_commands(args.configs, _split(args.lrs, float, "--lrs"),
+                                  _split(args.batch_sizes, int, "--batch-sizes"),
+                                  _split(args.aug, str, "--aug"), args.output, args.opts, args.main)
+        codes = run_sweep(commands, args.output, args.dry_run, not args.no_skip)
+        if args.dry_run:
+            return 0
+        paths = draw_curves(args.output, args.curves_out or os.path.join(args.output, "curves"))
+        failed = [n for n, c in codes.items() if c]
+        print(f"{len(codes) - len(failed)}/{len(codes)} runs ok; curves: {', '.join(paths) or 'none'}")
+        if failed:
+            print("failed: " + ", ".join(failed))
+        return 1 if failed else 0
+
+    p.set_defaults(func=sweep)
+
+    c = subparsers.add_parser("curves", help="accuracy and loss curves per dataset, one line per run")
+    c.add_argument("runs_dir", metavar="RUNS_DIR", help="folder holding run folders")
+    c.add_argument("--out", required=True, metavar="DIR", help="where the PNGs and summary.md go")
+
+    def curves(args: argparse.Namespace) -> int:
+        paths = draw_curves(args.runs_dir, args.out)
+        print("\n".join(paths) if paths else f"no runs with metrics under {args.runs_dir}")
+        return 0
+
+    c.set_defaults(func=curves)
