@@ -8,6 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the suite never downloads; hub look-ups fail at once
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
