@@ -21,6 +21,8 @@ class TestResult:
         status: ``passed`` or ``failed``; derived from the score when left empty.
     """
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     score: float
     max_score: float

@@ -1,0 +1,113 @@
+"""Naming the mistake behind a wrong answer.
+
+The staff keep a catalogue of realistic mistakes (``autograder/staff/mistakes.py``, left out of
+the handout): each is a mutant of the reference (a replaced ``forward``, or a change made to the
+model after it is built) or a symptom the checks can see. When an item fails, the grader runs
+every mutant of that item on the same inputs and weights; if the student's outputs match a
+mutant's, the feedback says which mistake that is, in plain words.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import types
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from autograder.grading.compare import compare_tensor
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One realistic mistake.
+
+    Args:
+        item: the graded item, e.g. ``vit/MultiHeadSelfAttention``.
+        key: a short identifier, e.g. ``unscaled_scores``.
+        description: what the student did, in plain words (shown as the diagnosis).
+        forward: ``forward(self, *inputs)`` as written with the mistake, replacing the class's.
+        transform: ``transform(model)`` changing a built model (for classes whose layers are graded).
+        symptom: ``symptom(results) -> bool`` over the child's per-configuration results, for
+            mistakes that leave the output right but show elsewhere (randomness, order); when set,
+            the mutant's output is not compared.
+    """
+
+    item: str
+    key: str
+    description: str
+    forward: Callable | None = None
+    transform: Callable | None = None
+    symptom: Callable[[list[dict]], bool] | None = None
+
+
+def load_mistakes() -> list[Mistake]:
+    """The staff catalogue, or an empty list where it is absent (the student handout)."""
+    try:
+        module = importlib.import_module("autograder.staff.mistakes")
+    except ModuleNotFoundError:
+        return []
+    return list(module.MISTAKES)
+
+
+def mutant(reference: nn.Module, mistake: Mistake) -> nn.Module:
+    """A copy of ``reference`` with the mistake made (same weights)."""
+    shared = {id(p): p for p in reference.parameters()}
+    model = copy.deepcopy(reference, shared)  # new modules, the same weight tensors (never written to)
+    if mistake.forward is not None:
+        model.forward = types.MethodType(mistake.forward, model)
+    if mistake.transform is not None:
+        mistake.transform(model)
+    return model
+
+
+def _output(model: nn.Module, payload: dict) -> torch.Tensor | None:
+    model.train(bool(payload.get("train", False)))
+    try:
+        with torch.no_grad():
+            out = model(*[x.clone() for x in payload["inputs"]])
+    except Exception:  # noqa: BLE001 - a mutant that cannot run on this configuration matches nothing
+        return None
+    return out if isinstance(out, torch.Tensor) else None
+
+
+def matches(mistake: Mistake, cases: list, results: list[dict], rtol: float, atol: float) -> bool:
+    """Whether the student's results look like ``mistake``.
+
+    Args:
+        mistake: the catalogued mistake.
+        cases: the item's cases (``reference.Case``).
+        results: the child's result per case.
+        rtol: relative tolerance.
+        atol: absolute tolerance.
+    """
+    if mistake.symptom is not None:
+        try:
+            return bool(mistake.symptom(results))
+        except Exception:  # noqa: BLE001 - a symptom that cannot be read is not a match
+            return False
+    compared = 0
+    differs = False
+    for case, got in zip(cases, results):
+        out = got.get("out") if isinstance(got, dict) else None
+        if case.reference is None or not isinstance(out, torch.Tensor):
+            continue
+        want = _output(mutant(case.reference, mistake), case.payload)
+        if want is None or compare_tensor("", out, want, rtol, atol):
+            return False
+        compared += 1
+        ref_out = case.expected.get("out")
+        differs |= not isinstance(ref_out, torch.Tensor) or bool(compare_tensor("", ref_out, want, rtol, atol))
+    return compared > 0 and differs
+
+
+def diagnose(item: str, cases: list, results: list[dict], mistakes: list[Mistake], rtol: float,
+             atol: float) -> list[str]:
+    """The descriptions of every catalogued mistake of ``item`` the results match."""
+    found = []
+    for mistake in mistakes:
+        if mistake.item == item and matches(mistake, cases, results, rtol, atol):
+            found.append(mistake.description)
+    return found

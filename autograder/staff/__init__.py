@@ -1,0 +1,1 @@
+"""Staff-only files (answer keys, rubric, catalogue of mistakes): never part of the handout."""

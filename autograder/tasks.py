@@ -1,0 +1,394 @@
+"""The grading tasks that run inside the sandboxed child, next to the student's code.
+
+Each task takes a payload (plain tensors and values made by the grader) and returns plain tensors:
+it imports the student's module from the child's working directory, builds the graded class with
+its given constructor, swaps the class's sub-modules for public stand-ins (torch's layers, or a
+probe) carrying the same weights, loads the weights, runs forward and backward, and hands back the
+outputs and gradients. Nothing here is compared or scored: the grader does that in its own process,
+so whatever happens in this process can only cost points, never earn them.
+
+This file ships with the handout. It holds no implementation of any graded part: the stand-ins are
+torch's own layers (``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``, ``nn.Sequential``) and
+probes (one dense layer in place of the patch embedding, a fixed table that multiplies the tokens).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+LAYER_NORM_EPS = 1e-6  # the contract's LayerNorm epsilon (DESIGN.md §4)
+GRAD_SUMMARY_NUMEL = 4096  # gradients larger than this come back as a fixed sample plus sum and norm
+
+
+class ScaleProbe(nn.Module):
+    """A stand-in for the position embedding: multiplies the tokens by a fixed [1, T, D] table.
+
+    It is not the graded layer (that one adds): it only makes every token position distinguishable,
+    so a module that feeds it the wrong tensor, or drops it, gives a different output.
+
+    Args:
+        num_tokens: sequence length T.
+        embed_dim: token width D.
+    """
+
+    def __init__(self, num_tokens: int, embed_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.ones(1, num_tokens, embed_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class SelfAttention(nn.Module):
+    """A stand-in for a self-attention layer: torch's ``nn.MultiheadAttention`` called on (x, x, x)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(embed_dim, num_heads, dropout=dropout, batch_first=True)
+
+    def forward(self, x: torch.Tensor, **_: Any) -> torch.Tensor:  # timm's Block passes attn_mask=None
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+def make_part(kind: str, kw: dict) -> nn.Module:
+    """A stand-in for a graded sub-module, built from torch's own layers (no timm: the child then
+    starts with nothing heavier than torch).
+
+    The grader builds the same stand-in for its reference, so only the graded class's own code
+    differs between the two sides.
+
+    Args:
+        kind: ``attention``, ``mlp``, ``block``, ``patch_embed``, ``scale_probe`` or ``probe_encoder``.
+        kw: sizes (``embed_dim``, ``num_heads``, ``mlp_dim``, ``dropout``, ``attn_dropout``,
+            ``img_size``, ``patch_size``, ``in_chans``, ``num_tokens``, ``depth``).
+    """
+    d = kw["embed_dim"]
+    if kind == "attention":
+        return SelfAttention(d, kw["num_heads"], kw.get("attn_dropout", 0.0))
+    if kind == "mlp":  # the same names as the handout's MlpBlock, run in order by nn.Sequential
+        p = kw.get("dropout", 0.0)
+        return nn.Sequential(OrderedDict(fc1=nn.Linear(d, kw["mlp_dim"]), act=nn.GELU(), drop1=nn.Dropout(p),
+                                         fc2=nn.Linear(kw["mlp_dim"], d), drop2=nn.Dropout(p)))
+    if kind == "block":  # torch's pre-LN transformer layer
+        return nn.TransformerEncoderLayer(d, kw["num_heads"], dim_feedforward=kw["mlp_dim"],
+                                          dropout=kw.get("dropout", 0.0), activation="gelu",
+                                          layer_norm_eps=LAYER_NORM_EPS, batch_first=True, norm_first=True)
+    if kind == "patch_embed":  # images -> [B, N, D] through one dense layer (a probe, not a patch embedding)
+        img = kw["img_size"]
+        h, w = (img, img) if isinstance(img, int) else img
+        n = (h // kw["patch_size"]) * (w // kw["patch_size"])
+        part = nn.Sequential(OrderedDict(flatten=nn.Flatten(1), proj=nn.Linear(kw["in_chans"] * h * w, n * d),
+                                         tokens=nn.Unflatten(1, (n, d))))
+        part.num_patches = n
+        return part
+    if kind == "scale_probe":
+        return ScaleProbe(kw["num_tokens"], d)
+    if kind == "probe_encoder":
+        parts = [make_part("scale_probe", kw)] + [make_part("block", kw) for _ in range(kw["depth"])]
+        return nn.Sequential(*parts, nn.LayerNorm(d, eps=LAYER_NORM_EPS))
+    raise ValueError(f"unknown part kind {kind!r}")
+
+
+def set_submodule(model: nn.Module, path: str, part: nn.Module) -> None:
+    """Replaces ``model.<path>`` (dotted; list indices allowed) by ``part``."""
+    parent_path, _, name = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    if name not in parent._modules:
+        raise AttributeError(
+            f"{type(model).__name__} has no sub-module '{path}'. The constructor you were given "
+            f"creates it: keep the constructor as it was handed out."
+        )
+    parent._modules[name] = part
+
+
+def materialize(spec: Any, out: torch.Tensor | None = None) -> torch.Tensor:
+    """A tensor from its spec: the tensor itself, or ``{"seed", "shape", "std"}`` made from a
+    seeded normal (used for weights too large to send); written into ``out`` when given.
+
+    A seeded random row of 4099 (prime) values tiled over the tensor is as telling as i.i.d. noise
+    for comparing two implementations, and costs one copy instead of 57M random draws (AlexNet).
+    """
+    if isinstance(spec, torch.Tensor):
+        return spec if out is None else out.copy_(spec)
+    gen = torch.Generator().manual_seed(int(spec["seed"]))
+    base = torch.randn(4099, generator=gen, dtype=torch.float64) * float(spec["std"])
+    if out is None:
+        out = torch.empty(spec["shape"], dtype=torch.float64)
+    flat = out.view(-1)  # (numel,)
+    done = min(base.numel(), flat.numel())
+    flat[:done] = base[:done]
+    while done < flat.numel():  # double the filled prefix until the tensor is full
+        step = min(done, flat.numel() - done)
+        flat[done:done + step] = flat[:step]
+        done += step
+    return out
+
+
+_INSTALLED: dict[str, tuple[Any, str, Any]] = {}  # trapped name -> (owner, attribute, original)
+_RECORDING: dict[str, Any] = {"names": frozenset(), "calls": None}
+
+
+def _resolve(name: str) -> tuple[Any, str, Any] | None:
+    owner_path, _, attr = name.rpartition(".")
+    try:
+        owner = importlib.import_module(owner_path)
+    except ImportError:
+        try:
+            mod_path, _, cls_name = owner_path.rpartition(".")
+            owner = getattr(importlib.import_module(mod_path), cls_name)
+        except (ImportError, AttributeError, ValueError):
+            return None
+    target = getattr(owner, attr, None)
+    if target is None:
+        return None
+    if isinstance(target, type):  # a class is trapped through its forward
+        owner, attr, target = target, "forward", target.forward
+    return owner, attr, target
+
+
+def _install(name: str) -> None:
+    """Wraps ``name`` for the rest of the process, so that a reference the student's module took at
+    import time (``from torch.nn.functional import ...``) is the wrapper too."""
+    if name in _INSTALLED:
+        return
+    found = _resolve(name)
+    if found is None:
+        return
+    owner, attr, original = found
+
+    def trapped(*args: Any, **kwargs: Any) -> Any:
+        if _RECORDING["calls"] is not None and name in _RECORDING["names"]:
+            _RECORDING["calls"].append(name)
+        return original(*args, **kwargs)
+
+    setattr(owner, attr, trapped)
+    _INSTALLED[name] = found
+
+
+@contextmanager
+def trap_calls(names: list[str]) -> Iterator[list[str]]:
+    """Records calls to the named functions or classes (dotted paths) while active.
+
+    The wrappers stay installed for the life of the process (they only record while a
+    ``trap_calls`` naming them is active); names that do not resolve are skipped.
+
+    Args:
+        names: e.g. ``torch.nn.functional.scaled_dot_product_attention``; a class is trapped
+            through its ``forward``.
+    """
+    calls: list[str] = []
+    for name in names:
+        _install(name)
+    _RECORDING.update(names=frozenset(names), calls=calls)
+    try:
+        yield calls
+    finally:
+        _RECORDING.update(names=frozenset(), calls=None)
+
+
+def student_traceback(exc: BaseException, files: list[str]) -> str:
+    """The traceback trimmed to the student's files (the grader's own frames left out)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    cwd = str(Path.cwd())
+    keep = [f for f in frames if any(f.filename.endswith(name) for name in files)]
+    lines = ["Traceback (your code):"] if keep else []
+    for f in keep:
+        shown = f.filename[len(cwd) + 1:] if f.filename.startswith(cwd + "/") else Path(f.filename).name
+        lines.append(f'  File "{shown}", line {f.lineno}, in {f.name}')
+        if f.line:
+            lines.append(f"    {f.line}")
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "\n".join(line.rstrip("\n") for line in lines)
+
+
+def _grad_out(t: torch.Tensor | None) -> Any:
+    """A gradient as sent back: whole when small, else a fixed sample plus its sum and norm."""
+    if t is None:
+        return None
+    t = t.detach()
+    if t.numel() <= GRAD_SUMMARY_NUMEL:
+        return t
+    return summarize(t)
+
+
+def summarize(t: torch.Tensor) -> dict:
+    """A large tensor's fingerprint: a fixed sample of 1024 entries, the sum and the norm."""
+    flat = t.detach().reshape(-1)  # (numel,)
+    idx = torch.randint(flat.numel(), (1024,), generator=torch.Generator().manual_seed(0))
+    return {"sample": flat[idx].clone(), "sum": flat.sum(), "norm": flat.norm(), "shape": list(t.shape)}
+
+
+def _load_ordered(model: nn.Module, spec: dict) -> None:
+    """Copies the grader's tensors into ``model`` by registration order (parameters, then buffers)."""
+    params = list(model.parameters())
+    buffers = [b for b in model.buffers() if b.is_floating_point()]
+    got_p = [list(p.shape) for p in params]
+    got_b = [list(b.shape) for b in buffers]
+    if got_p != spec["param_shapes"] or got_b != spec["buffer_shapes"]:
+        raise _ShapeMismatch(got_p, got_b)
+    with torch.no_grad():
+        for p, s in zip(params, spec["params"]):
+            materialize(s, out=p)
+        for b, s in zip(buffers, spec["buffers"]):
+            materialize(s, out=b)
+    for p in params:
+        p.requires_grad_(p.numel() <= spec.get("grad_numel_max", 1 << 62))
+
+
+class _ShapeMismatch(Exception):
+    def __init__(self, params: list, buffers: list) -> None:
+        super().__init__("parameter shapes differ from the reference")
+        self.params, self.buffers = params, buffers
+
+
+def _build_empty(cls: type, kwargs: dict) -> nn.Module | None:
+    """The module built on the meta device in float64 and given uninitialised storage, or None
+    when the class cannot be built that way (then it is built normally)."""
+    default = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):
+            model = cls(**kwargs)
+        if any(isinstance(v, torch.Tensor) and v.is_meta for v in vars(model).values()):
+            return None  # a plain tensor attribute would stay on the meta device
+        return model.to_empty(device="cpu")
+    except Exception:  # noqa: BLE001 - fall back to the ordinary constructor
+        return None
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
+    torch.manual_seed(cfg.get("seed", 0))
+    if cfg.get("meta_count") is not None:  # count parameters without allocating them
+        with torch.device("meta"):
+            counted = cls(**cfg["meta_count"])
+        return {"param_count": sum(p.numel() for p in counted.parameters())}
+    model = None
+    if cfg.get("meta_init"):  # every weight is replaced: skip the initialisation (57M draws for AlexNet)
+        model = _build_empty(cls, cfg["kwargs"])
+    if model is None:
+        model = cls(**cfg["kwargs"])
+    for path, (kind, kw) in cfg.get("swaps", {}).items():
+        set_submodule(model, path, make_part(kind, kw))
+    model = model.double()
+    if "timm_state" in cfg:  # the whole model, timm's weights through the student's converter
+        state = mod.convert_timm_state_dict(dict(cfg["timm_state"]))
+        model.load_state_dict(state, strict=True)
+    elif "state" in cfg:
+        missing, unexpected = model.load_state_dict(cfg["state"], strict=False)
+        if missing or unexpected:
+            raise KeyError(
+                f"the module's parameter names differ from the given constructor's: missing "
+                f"{sorted(missing)}, unexpected {sorted(unexpected)}. Keep the constructor as handed out."
+            )
+    elif "ordered" in cfg:
+        try:
+            _load_ordered(model, cfg["ordered"])
+        except _ShapeMismatch as e:
+            return {"param_shapes": e.params, "buffer_shapes": e.buffers}
+    return run_model(model, cfg)
+
+
+def run_model(model: nn.Module, cfg: dict) -> dict:
+    """Forward (and the repeats), then backward with the grader's upstream gradient.
+
+    Args:
+        model: the module, weights loaded.
+        cfg: ``inputs``, ``grad_out``, ``train``, ``repeat``, ``record_order``.
+
+    Returns:
+        ``out``, ``repeats``, ``in_grads``, ``param_grads`` (by name), ``param_order``, ``order``
+        (the order the direct children ran in, when ``record_order``).
+    """
+    model.train(bool(cfg.get("train", False)))
+    order: list[str] = []
+    hooks = []
+    if cfg.get("record_order"):
+        named = list(model.named_children())
+        if "layers" in model._modules:
+            named += [(f"layers.{n}", c) for n, c in model.get_submodule("layers").named_children()]
+        for name, child in named:
+            hooks.append(child.register_forward_pre_hook(lambda m, a, name=name: order.append(name)))
+    inputs = [x.clone().requires_grad_(True) for x in cfg["inputs"]]
+    try:
+        out = model(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    result: dict = {"order": order}
+    if not isinstance(out, torch.Tensor):
+        result["out"] = None
+        result["out_type"] = type(out).__name__
+        return result
+    result["out"] = out.detach().clone()
+    for _ in range(int(cfg.get("repeat", 1)) - 1):  # eval mode must be deterministic
+        again = model(*[x.detach() for x in inputs])  # with autograd on, as the first run
+        result.setdefault("repeats", []).append(again.detach().clone() if isinstance(again, torch.Tensor) else None)
+    g = cfg.get("grad_out")
+    if g is not None and out.requires_grad and out.shape == g.shape and out.is_floating_point():
+        out.backward(g.to(out.dtype))
+        result["in_grads"] = [x.grad.detach() if x.grad is not None else None for x in inputs]
+        result["param_grads"] = {n: _grad_out(p.grad) for n, p in model.named_parameters() if p.requires_grad}
+        result["param_order"] = [n for n, p in model.named_parameters() if p.requires_grad]
+    return result
+
+
+def check_module(payload: dict) -> dict:
+    """Task: run one graded class on several configurations.
+
+    Args:
+        payload: ``module`` (e.g. ``models.vit``), ``cls``, ``files`` (the student's files, for
+            tracebacks), ``trap`` (dotted names whose calls are recorded), ``configs`` (each:
+            ``kwargs``, ``swaps``, ``state`` | ``timm_state`` | ``ordered``, ``inputs``,
+            ``grad_out``, ``train``, ``repeat``, ``seed``; or ``meta_count``).
+
+    Returns:
+        ``{"configs": [per-config result or {"error": text}], "calls": [trapped calls]}``.
+    """
+    files = payload.get("files", [])
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    results: list[dict] = []
+    with trap_calls(payload.get("trap", [])) as calls:  # before the import: module-level aliases too
+        try:
+            mod = importlib.import_module(payload["module"])
+            cls = getattr(mod, payload["cls"])
+        except Exception as e:  # the student's file fails to import or lacks the class
+            return {"import_error": student_traceback(e, files), "configs": [], "calls": []}
+        for cfg in payload["configs"]:
+            try:
+                results.append(_run_config(mod, cls, cfg))
+            except Exception as e:  # noqa: BLE001 - any failure of student code is feedback
+                results.append({"error": student_traceback(e, files)})
+    return {"configs": results, "calls": list(dict.fromkeys(calls))}
+
+
+def import_probe(payload: dict) -> dict:
+    """Task: import one student module, so that a hang or exit at import time is paid once per file.
+
+    Args:
+        payload: ``module`` (e.g. ``models.vit``), ``files`` (for tracebacks) and ``trap`` (the
+            names later items trap: wrapped before the import, so module-level aliases are wrapped too).
+
+    Returns:
+        ``{}`` on success, else ``{"import_error": text}``.
+    """
+    for name in payload.get("trap", []):
+        _install(name)
+    try:
+        importlib.import_module(payload["module"])
+    except Exception as e:  # noqa: BLE001 - reported by the items that need the module
+        return {"import_error": student_traceback(e, payload.get("files", []))}
+    return {}
+
+
+TASKS: dict[str, Callable[[dict], dict]] = {"check_module": check_module, "import_probe": import_probe}
