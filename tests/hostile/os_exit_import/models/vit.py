@@ -1,0 +1,4 @@
+"""os._exit at import: the process vanishes without cleanup."""
+import os
+
+os._exit(0)

@@ -1,0 +1,4 @@
+"""sys.exit at import."""
+import sys
+
+sys.exit(3)
