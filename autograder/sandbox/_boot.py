@@ -80,6 +80,10 @@ def _build_root(cfg: dict) -> None:
     root = cfg["newroot"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    # The private /tmp first: a bind below comes from under /tmp when the grader's venv lives there
+    # (a checkout in /tmp), and must land on top of this tmpfs rather than be hidden by it.
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmp_mb']}m,mode=1777")
     for src, dst in cfg["ro_binds"]:
         if os.path.islink(src) and os.path.dirname(src) == "/":  # /bin -> usr/bin on merged-/usr systems
             os.symlink(os.readlink(src), root + dst)
@@ -104,9 +108,8 @@ def _build_root(cfg: dict) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
-    for path, size in (("/dev/shm", cfg["shm_mb"]), ("/tmp", cfg["tmp_mb"])):
-        os.makedirs(root + path, exist_ok=True)
-        _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+    os.makedirs(root + "/dev/shm")
+    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['shm_mb']}m,mode=1777")
     # A fresh /proc for the new PID namespace (mounted while the host's is still visible: a user
     # namespace may only mount proc where a full proc is already visible).
     os.makedirs(root + "/proc")
