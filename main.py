@@ -100,7 +100,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, 
     """
     model.train()
     accum = cfg.TRAIN.ACCUMULATION_STEPS
-    loss_sum = correct = seen = 0.0
+    loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
     start = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {state.epoch + 1} train", leave=False, disable=progress_off(cfg))
     optimizer.zero_grad(set_to_none=True)
@@ -128,16 +130,17 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, 
             state.step += 1
             scheduler.step_update(state.step)
         n = images.shape[0]
-        loss_sum += loss.item() * n
-        correct += (logits.argmax(1) == labels).sum().item()
+        loss_sum += loss.detach() * n
+        correct += (logits.argmax(1) == labels).sum()
         seen += n
         if cfg.PRINT_FREQ and (i + 1) % cfg.PRINT_FREQ == 0:
             log(f"epoch {state.epoch + 1} step {state.step} loss {loss.item():.4f} lr {optimizer.param_groups[0]['lr']:.3g}")
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if not bar.disable:
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if last_micro and state.step >= max_steps:
             break
     elapsed = time.perf_counter() - start
-    loss_sum, correct, seen = dist_utils.all_reduce_sum([loss_sum, correct, seen], device)
+    loss_sum, correct, seen = dist_utils.all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
             "epoch_time": elapsed, "images_per_sec": seen / elapsed}
 
