@@ -19,7 +19,7 @@ from timm.models.resnetv2 import ResNetV2
 from torch import nn
 
 from models.registry import register_model
-from models.vit import Encoder, _pair, convert_timm_state_dict, init_vit_weights
+from models.vit import VisionTransformer, _pair, convert_timm_state_dict
 from models.vit_zoo import ViTSize, finish_vit
 
 
@@ -71,9 +71,12 @@ class HybridPatchEmbed(nn.Module):
         return x.flatten(2).transpose(1, 2)  # (B, N, D)
 
 
-class HybridVisionTransformer(nn.Module):
+class HybridVisionTransformer(VisionTransformer):
     """ResNet + ViT: ``HybridPatchEmbed`` tokens, a class token in front, the ViT ``Encoder``,
     and a linear head on the encoded class token. Input [B, C, H, W] -> logits [B, K].
+
+    Only the patch embedding differs from ``VisionTransformer``, whose ``forward`` (and so, in the
+    handout, the student's) runs unchanged.
 
     Args:
         img_size: image side (or (height, width)), a multiple of the backbone's stride.
@@ -100,23 +103,11 @@ class HybridVisionTransformer(nn.Module):
         attn_dropout: float = 0.0,
         qkv_bias: bool = True,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.embed_dim = embed_dim
-        self.patch_embed = HybridPatchEmbed(img_size, layers, in_chans, embed_dim)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.encoder = Encoder(
-            self.patch_embed.num_patches + 1, embed_dim, depth, num_heads, mlp_dim, dropout, attn_dropout, qkv_bias
-        )
-        self.head = nn.Linear(embed_dim, num_classes)
-        init_vit_weights(self)  # linears, LayerNorms, tokens; the ResNet keeps timm's init
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] images -> [B, num_classes] logits."""
-        x = self.patch_embed(x)  # (B, N, D)
-        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
-        x = self.encoder(torch.cat([cls, x], dim=1))  # (B, N + 1, D)
-        return self.head(x[:, 0])  # (B, K)
+        patch_embed = HybridPatchEmbed(img_size, layers, in_chans, embed_dim)
+        # The backbone's stride plays the patch size: same token grid, so the same encoder length.
+        super().__init__(img_size, patch_embed.stride, in_chans, num_classes, embed_dim, depth, num_heads, mlp_dim,
+                         dropout, attn_dropout, qkv_bias)
+        self.patch_embed = patch_embed  # the ResNet keeps timm's init
 
 
 def convert_timm_hybrid_state_dict(state_dict: dict) -> dict:

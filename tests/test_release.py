@@ -148,3 +148,43 @@ def test_cli_release_exit_codes(tmp_path, capsys):
     (repo / "models" / "net.py").write_text(f"### {BEGIN}\n")
     assert main(["release", "--out", str(tmp_path / "bad"), "--repo", str(repo)]) == 1
     assert "models/net.py:1" in capsys.readouterr().err
+
+
+def _solution_lines(text: str) -> list[str]:
+    """The distinctive code lines inside a file's solution regions (comments, blanks and short lines left out)."""
+    lines, inside = [], False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if BEGIN in raw:
+            inside = True
+        elif END in raw:
+            inside = False
+        elif inside and len(line) >= 30 and not line.endswith("("):  # not a bare `x = nn.Sequential(`
+            lines.append(line)
+    return lines
+
+
+# Shipped files allowed to repeat solution lines, with the reason.
+ALLOWED = {
+    # DESIGN.md §4 allows a fused-attention switch outside the student regions; it must split qkv
+    # the same way (the layout is stated in the docstring, and timm ships the same lines).
+    ("models/vit_zoo.py", "models/vit.py"): "the fused attention switch",
+    # The shortcut condition is stated in BasicBlock's docstring; the reference uses it too.
+    ("autograder/grading/reference.py", "models/resnet.py"): "the shortcut condition",
+}
+
+
+def test_no_solution_code_ships_anywhere_in_the_handout():
+    """A solution line copied into another shipped file (a helper, a reference, a notebook) is a leak."""
+    out = shared_handout()
+    solutions = {rel: _solution_lines((REPO / rel).read_text()) for rel in editable_files(REPO)
+                 if rel.endswith(".py")}
+    assert solutions.get("models/vit.py"), "expected solution regions in models/vit.py"
+    texts = {}
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".md"):
+            texts[path.relative_to(out).as_posix()] = "\n".join(
+                line.split("#", 1)[0].strip() for line in path.read_text(errors="replace").splitlines())
+    leaks = [(rel, line, where) for rel, lines in solutions.items() for line in lines
+             for where, text in texts.items() if line in text and (where, rel) not in ALLOWED]
+    assert leaks == [], "solution lines found in the handout:\n" + "\n".join(f"{w}: {l!r} (from {r})" for r, l, w in leaks)
