@@ -43,11 +43,12 @@ class ToFloatNormalize(torch.nn.Module):
 
     def forward(self, img: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Normalize ``img``; into ``out`` (float32, same shape) when given, e.g. shared memory."""
-        img = img.as_subclass(torch.Tensor).contiguous()  # plain NCHW tensor, whatever came in
+        img = img.as_subclass(torch.Tensor)  # plain tensor, whatever came in
         if img.is_floating_point():
-            img = v2.functional.normalize(img.float(), self.mean, self.std)
+            img = v2.functional.normalize(img.float().contiguous(), self.mean, self.std)
             return img if out is None else out.copy_(img)
-        out = torch.empty(img.shape, dtype=torch.float32) if out is None else out
+        out = torch.empty(img.shape, dtype=torch.float32) if out is None else out  # contiguous NCHW
+        # one copy converts the dtype and, for a channels-last batch, the layout at the same time
         return out.copy_(img).sub_(self.shift).mul_(self.scale)
 
     def extra_repr(self) -> str:
