@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,15 +26,22 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from config import add_config_args, load_config
+from config import ConfigError, add_config_args, load_config
+from data.base import DatasetError
 from data.build import build_loader
 from engine import distributed as dist_utils
-from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.checkpoint import CheckpointNotFoundError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from engine.optim import build_optimizer, build_scheduler, total_steps
 from engine.profile import count_flops, count_parameters, measure_throughput, peak_memory_mb
+from engine.registry import UnknownNameError
 from engine.run_log import RunRecorder, make_logger
 from engine.submission import write_submission
 from models.build import build_model
+from models.vit_zoo import PretrainedWeightsError
+
+# Mistakes in what the user asked for (config, data path, names, weights, checkpoint): the CLI
+# prints their message, which names the value and the fix, without a traceback.
+USER_ERRORS = (ConfigError, DatasetError, UnknownNameError, PretrainedWeightsError, CheckpointNotFoundError)
 
 
 @dataclass
@@ -314,5 +322,20 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """``python main.py``: run ``main``; a mistake in the user's input prints one message and exits 2.
+
+    Set ``VISION_ZOO_TRACEBACK=1`` to see the full traceback of such errors too.
+    """
+    try:
+        main(argv)
+    except USER_ERRORS as e:
+        if os.environ.get("VISION_ZOO_TRACEBACK"):
+            raise
+        print(f"main.py: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -24,6 +24,10 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class CheckpointNotFoundError(FileNotFoundError):
+    """``--resume`` names a file that does not exist."""
+
+
 def save_checkpoint(path: str, state: dict) -> None:
     """Write ``state`` to ``path`` atomically: a crash mid-write never leaves a broken file."""
     tmp = f"{path}.tmp"
@@ -34,7 +38,7 @@ def save_checkpoint(path: str, state: dict) -> None:
 def load_checkpoint(path: str) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` (on the CPU)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Checkpoint {path!r} does not exist. Pass --resume with a file from a run "
+        raise CheckpointNotFoundError(f"Checkpoint {path!r} does not exist. Pass --resume with a file from a run "
                                 f"folder, e.g. output/<run>/checkpoint_last.pth.")
     # Our own checkpoints hold RNG states and the config text, so they are not weights-only.
     return torch.load(path, map_location="cpu", weights_only=False)

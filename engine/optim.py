@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from config import ConfigError
+
 
 def param_groups(model: nn.Module, weight_decay: float, no_decay_bias_norm: bool) -> list[dict]:
     """Two groups: weights that decay, and biases/norms/embeddings/tokens that do not.
@@ -34,7 +36,7 @@ def build_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(groups, lr=t.LR, betas=tuple(t.BETAS), eps=t.EPS)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=t.LR, betas=tuple(t.BETAS), eps=t.EPS)
-    raise ValueError(f"Unknown optimizer {t.OPTIMIZER!r} (TRAIN.OPTIMIZER). Use one of: sgd, adam, adamw.")
+    raise ConfigError(f"Unknown optimizer {t.OPTIMIZER!r} (TRAIN.OPTIMIZER). Use one of: sgd, adam, adamw.")
 
 
 def total_steps(cfg, batches_per_epoch: int) -> tuple[int, int]:
@@ -65,4 +67,4 @@ def build_scheduler(cfg, optimizer: torch.optim.Optimizer, batches_per_epoch: in
         return PolyLRScheduler(optimizer, t_initial=steps, power=1.0, lr_min=t.MIN_LR, **common)
     if name == "constant":
         return StepLRScheduler(optimizer, decay_t=steps + 1, decay_rate=1.0, **common)
-    raise ValueError(f"Unknown schedule {t.LR_SCHEDULER!r} (TRAIN.LR_SCHEDULER). Use cosine, linear or constant.")
+    raise ConfigError(f"Unknown schedule {t.LR_SCHEDULER!r} (TRAIN.LR_SCHEDULER). Use cosine, linear or constant.")

@@ -7,6 +7,13 @@ from typing import Callable, Generic, TypeVar
 T = TypeVar("T", bound=Callable)
 
 
+class UnknownNameError(KeyError):
+    """A config names a model or dataset that is not registered; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""  # KeyError would print the message's repr
+
+
 class Registry(Generic[T]):
     """Maps a config name (``MODEL.NAME``, ``DATA.DATASET``) to a factory.
 
@@ -31,11 +38,12 @@ class Registry(Generic[T]):
         return wrap
 
     def get(self, name: str) -> T:
-        """The factory for ``name``; an unknown name raises a KeyError listing the known ones."""
+        """The factory for ``name``; an unknown name raises an ``UnknownNameError`` (a KeyError)
+        listing the known ones."""
         if name not in self._entries:
             close = difflib.get_close_matches(name, self._entries, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise KeyError(
+            raise UnknownNameError(
                 f"Unknown {self.kind} {name!r} ({self.config_key}).{hint} "
                 f"Known {self.kind}s: {', '.join(sorted(self._entries))}. "
                 f"Set {self.config_key} to one of these, or register a new one with "

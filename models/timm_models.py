@@ -1,6 +1,8 @@
 """Any timm architecture through ``MODEL.NAME timm`` and ``MODEL.TIMM.ARCH`` (Swin, MLP-Mixer, TnT, BiT, ...)."""
 from torch import nn
 
+from config import ConfigError
+from engine.registry import UnknownNameError
 from models.registry import register_model
 
 
@@ -15,11 +17,11 @@ def timm_model(cfg, num_classes: int) -> nn.Module:
 
     arch = cfg.MODEL.TIMM.ARCH
     if not arch:
-        raise ValueError("MODEL.NAME is 'timm' but MODEL.TIMM.ARCH is empty. Set it to a timm "
+        raise ConfigError("MODEL.NAME is 'timm' but MODEL.TIMM.ARCH is empty. Set it to a timm "
                          "architecture, e.g. --opts MODEL.TIMM.ARCH resnet50 (see timm.list_models()).")
     if arch.split(".")[0] not in timm.list_models():
-        raise KeyError(f"Unknown timm architecture {arch!r} (MODEL.TIMM.ARCH). "
-                       f"Examples: {', '.join(timm.list_models('*swin*')[:3])}; list them with timm.list_models().")
+        raise UnknownNameError(f"Unknown timm architecture {arch!r} (MODEL.TIMM.ARCH). "
+                               f"Examples: {', '.join(timm.list_models('*swin*')[:3])}; list them with timm.list_models().")
     kwargs = dict(cfg.MODEL.TIMM.KWARGS)
     kwargs.setdefault("drop_rate", cfg.MODEL.DROP_RATE)
     if cfg.MODEL.DROP_PATH_RATE:
@@ -34,7 +36,9 @@ def timm_model(cfg, num_classes: int) -> nn.Module:
     except (OSError, RuntimeError) as e:  # offline, or the tag's weights are not cached
         if not pretrained or _is_file(pretrained):
             raise
-        raise RuntimeError(
+        from models.vit_zoo import PretrainedWeightsError
+
+        raise PretrainedWeightsError(
             f"Could not fetch the pretrained weights {arch!r} (MODEL.PRETRAINED {pretrained!r}): {e}. "
             f"Offline, download the checkpoint elsewhere and set MODEL.PRETRAINED to the local file path."
         ) from e

@@ -116,6 +116,28 @@ def test_unknown_model_name_lists_known(tmp_path):
         run(tmp_path, "bad", "MODEL.NAME", "lenet5")
 
 
+@pytest.mark.parametrize("opts, says", [
+    (["TRAIN.LRR", "0.1"], "Unknown config key 'TRAIN.LRR'"),
+    (["MODEL.NAME", "lenet5"], "Unknown model 'lenet5'"),
+    (["DATA.DATASET", "cifar10", "DATA.ROOT", "/nowhere/at/all"], "/nowhere/at/all/cifar-10-batches-py"),
+    (["TRAIN.OPTIMIZER", "sgdd"], "Unknown optimizer 'sgdd'"),
+])
+def test_cli_reports_input_mistakes_in_one_line(tmp_path, capsys, monkeypatch, opts, says):
+    monkeypatch.delenv("VISION_ZOO_TRACEBACK", raising=False)
+    argv = ["--cfg", "configs/lenet_digits.yaml", "--opts", *FAST, "OUTPUT", str(tmp_path), *opts]
+    assert main_mod.cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("main.py: error: ") and says in err
+
+
+def test_cli_exit_status_and_no_traceback(tmp_path, repo_root):
+    proc = subprocess.run([sys.executable, "main.py", "--cfg", "configs/lenet_digits.yaml", "--resume",
+                           str(tmp_path / "missing.pth")], cwd=repo_root, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "VISION_ZOO_TRACEBACK"})
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "missing.pth' does not exist" in proc.stderr
+
+
 def test_two_process_ddp_on_cpu(tmp_path, repo_root):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "main.py", "--cfg", "configs/lenet_digits.yaml", "--opts", *FAST, "TRAIN.EPOCHS", "2",
