@@ -20,7 +20,7 @@ from torch import nn
 
 from models.registry import register_model
 from models.vit import VisionTransformer, _pair, convert_timm_state_dict
-from models.vit_zoo import ViTSize, finish_vit
+from models.vit_zoo import ViTSize, encoder_kwargs, finish_vit
 
 
 class HybridPatchEmbed(nn.Module):
@@ -130,18 +130,7 @@ def build_hybrid(cfg, num_classes: int, layers: Sequence[int], size: ViTSize, ti
         size: encoder dimensions (its patch size is unused: the projection is 1x1).
         timm_arch: timm's name for the same model, for MODEL.PRETRAINED tags.
     """
-    model = HybridVisionTransformer(
-        img_size=cfg.DATA.IMG_SIZE,
-        layers=layers,
-        num_classes=num_classes,
-        embed_dim=size.embed_dim,
-        depth=size.depth,
-        num_heads=size.num_heads,
-        mlp_dim=size.mlp_dim,
-        dropout=cfg.MODEL.DROP_RATE,
-        attn_dropout=cfg.MODEL.VIT.ATTN_DROP_RATE,
-        qkv_bias=cfg.MODEL.VIT.QKV_BIAS,
-    )
+    model = HybridVisionTransformer(layers=layers, **encoder_kwargs(cfg, num_classes, size))
     return finish_vit(model, cfg, timm_arch, converter=convert_timm_hybrid_state_dict)
 
 

@@ -76,9 +76,21 @@ def build_vit(cfg, num_classes: int, size: ViTSize) -> VisionTransformer:
         num_classes: logits of the head.
         size: the variant's dimensions.
     """
-    model = VisionTransformer(
+    model = VisionTransformer(patch_size=size.patch_size, **encoder_kwargs(cfg, num_classes, size))
+    return finish_vit(model, cfg, size.timm_arch)
+
+
+def encoder_kwargs(cfg, num_classes: int, size: ViTSize) -> dict:
+    """The constructor arguments a ViT and a hybrid share: image size, head, encoder dimensions
+    from ``size``, dropouts and qkv bias from the config.
+
+    Args:
+        cfg: the run's config (DATA.IMG_SIZE, MODEL.DROP_RATE, MODEL.VIT.*).
+        num_classes: logits of the head.
+        size: the encoder's dimensions (its patch size is not included).
+    """
+    return dict(
         img_size=cfg.DATA.IMG_SIZE,
-        patch_size=size.patch_size,
         num_classes=num_classes,
         embed_dim=size.embed_dim,
         depth=size.depth,
@@ -88,7 +100,6 @@ def build_vit(cfg, num_classes: int, size: ViTSize) -> VisionTransformer:
         attn_dropout=cfg.MODEL.VIT.ATTN_DROP_RATE,
         qkv_bias=cfg.MODEL.VIT.QKV_BIAS,
     )
-    return finish_vit(model, cfg, size.timm_arch)
 
 
 def finish_vit(model: nn.Module, cfg, timm_arch: Optional[str],
