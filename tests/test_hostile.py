@@ -193,6 +193,37 @@ def test_sandbox_left_nothing_behind(sandbox_runs):
         assert any("PID namespace" in p for p in sandbox_runs["protections"])
 
 
+RSS_HOG = """
+# MlpBlock.forward writes every page of what it takes, until something stops it.
+def _rss_hog(self, x):
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 << 20))
+        hoard[-1][::4096] = b"x" * len(hoard[-1][::4096])
+
+
+MlpBlock.forward = _rss_hog  # noqa: F821
+"""
+
+
+def test_memory_limit_stops_rss_hog(tmp_path):
+    """A hog that writes its pages is stopped by the memory limit, not by a clock.
+
+    The wall and CPU limits are far above what writing 1 GiB takes on any machine, so the only
+    limit the hog can reach is memory (the cgroup as root, else the address-space limit): this
+    cannot race the machine's load the way an 8 s limit does.
+    """
+    dest = tmp_path / "rss_hog"
+    (dest / "models").mkdir(parents=True)
+    (dest / "models" / "vit.py").write_text(reference_model_source() + RSS_HOG)
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    limits = Limits(item_wall_s=600, item_cpu_s=600, memory_mb=1024, address_reserve_mb=4096, output_kb=16)
+    with Sandbox(tmp_path, "tests.hostile.tasks", limits) as sb:
+        r = sb.run("run_case", {"case": "rss_hog", "x": x, "kwargs": SMALL_VIT})
+    assert not r.ok, r
+    assert "memory limit" in (r.limit or ""), (r.limit, r.error)
+
+
 # ------------------------------------------------------------------ the grader, end to end
 FULL, ZERO = "full", "zero"
 # case -> item -> expected score; items not named get `default`
