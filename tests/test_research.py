@@ -13,32 +13,48 @@ from research import paper_tables as P
 from research.__main__ import main as research_main
 
 
-def make_run(root, name, arch, pretrained, dataset, accs, epochs=None, ips=256.0, batch=64, model_name="timm"):
-    """A run folder as main.py writes it: config.yaml + metrics.jsonl (accuracies 0..1)."""
+def make_run(root, name, arch, pretrained, dataset, accs, epochs=None, ips=256.0, batch=64, model_name="timm",
+             test=None, steps=0, steps_per_epoch=3, lr=0.01):
+    """A run folder as main.py writes it: config.yaml + metrics.jsonl (accuracies 0..1), and
+    results.json with ``test_acc`` when ``test`` is given (main.py writes it when training ends)."""
     folder = os.path.join(root, name)
     os.makedirs(folder)
     config = {"MODEL": {"NAME": model_name, "PRETRAINED": pretrained, "TIMM": {"ARCH": arch, "KWARGS": {}}},
               "DATA": {"DATASET": dataset, "BATCH_SIZE": batch},
-              "TRAIN": {"EPOCHS": epochs or len(accs), "STEPS": 0, "ACCUMULATION_STEPS": 1}}
+              "TRAIN": {"EPOCHS": epochs or len(accs), "STEPS": steps, "ACCUMULATION_STEPS": 1, "LR": lr}}
     with open(os.path.join(folder, "config.yaml"), "w") as f:
         yaml.safe_dump(config, f)
     with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
         for i, acc in enumerate(accs, 1):
-            f.write(json.dumps({"epoch": i, "lr": 0.01, "train_loss": 2.0 / i, "train_acc": acc, "val_loss": 2.5 / i,
-                                "val_acc": acc, "epoch_time": 100.0 + i, "images_per_sec": ips}) + "\n")
+            f.write(json.dumps({"epoch": i, "step": i * steps_per_epoch, "lr": lr, "train_loss": 2.0 / i,
+                                "train_acc": acc, "val_loss": 2.5 / i, "val_acc": acc, "epoch_time": 100.0 + i,
+                                "images_per_sec": ips}) + "\n")
+    if test is not None:
+        with open(os.path.join(folder, "results.json"), "w") as f:
+            json.dump({"best_val_acc": max(accs), "epochs": len(accs), "steps": len(accs) * steps_per_epoch,
+                       "test_acc": test}, f)
     return folder
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("claims") / "runs")
-    make_run(root, "vitl16_c10_lr01", "vit_large_patch16_224", "augreg_in21k", "cifar10", [0.95, 0.9900])
-    make_run(root, "vitl16_c10_lr03", "vit_large_patch16_224", "augreg_in21k", "cifar10", [0.97, 0.9820])  # lower
-    make_run(root, "bit_c10", "resnetv2_152x4_bit", "goog_in21k", "cifar10", [0.96, 0.9800], ips=128.0)
-    make_run(root, "vitb16_in1k_pets", "vit_base_patch16_224", "sam_in1k", "oxford_pets", [0.90, 0.9400])
-    make_run(root, "vitb16_pets", "vit_base_patch16_224", "augreg_in21k", "oxford_pets", [0.90, 0.9500])
-    make_run(root, "hybrid_pets", "vit_base_r50_s16_224", "orig_in21k", "oxford_pets", [0.96, 0.9600])
+    # an LR grid: lr01 has the higher val_acc, lr03 the higher test_acc; the choice is made on val
+    make_run(root, "vitl16_c10_lr01", "vit_large_patch16_224", "augreg_in21k", "cifar10", [0.95, 0.9900],
+             test=0.9870, lr=0.01)
+    make_run(root, "vitl16_c10_lr03", "vit_large_patch16_224", "augreg_in21k", "cifar10", [0.97, 0.9820],
+             test=0.9890, lr=0.03)
+    make_run(root, "bit_c10", "resnetv2_152x4_bit", "goog_in21k", "cifar10", [0.96, 0.9800], ips=128.0, test=0.9770)
+    make_run(root, "vitb16_in1k_pets", "vit_base_patch16_224", "sam_in1k", "oxford_pets", [0.90, 0.9400], test=0.9381)
+    make_run(root, "vitb16_pets", "vit_base_patch16_224", "augreg_in21k", "oxford_pets", [0.90, 0.9500], test=0.9481)
+    make_run(root, "hybrid_pets", "vit_base_r50_s16_224", "orig_in21k", "oxford_pets", [0.96, 0.9600], test=0.9581)
     make_run(root, "unfinished", "vit_large_patch16_224", "augreg_in21k", "cifar100", [0.5], epochs=10)
+    # the issue's case: a step-based fine-tune that stopped at step 6 of 500 with a high val_acc
+    make_run(root, "vitb16_pets_step6", "vit_base_patch16_224", "augreg_in21k", "oxford_pets", [0.97, 0.999],
+             steps=500, steps_per_epoch=3)
+    # finished step-based run with no test labels: chosen on val, but its cell stays missing
+    make_run(root, "vitb16_flowers_notest", "vit_base_patch16_224", "augreg_in21k", "flowers102", [0.99],
+             steps=3, steps_per_epoch=3)
     return root
 
 
@@ -74,12 +90,13 @@ def test_claim_tables_cells_differences_and_missing(built):
     # paper cells are the published figures
     assert t1.loc["paper: ViT-L/16 (I21k)", "CIFAR-10"] == 99.15
     assert t1.loc["paper: ResNet152x4 (JFT)", "Pets"] == 96.62
-    # ours: the best of the two matching runs (the grid search), in percent
-    assert t1.loc["ours: ViT-L/16 (I21k)", "CIFAR-10"] == pytest.approx(99.00)
-    assert t1.loc["ours: ResNet152x4 (I21k)", "CIFAR-10"] == pytest.approx(98.00)
+    # ours: the grid's run with the best val_acc (lr01: 99.00 > 98.20), shown by its test_acc (98.70),
+    # not the run with the best test_acc (lr03: 98.90)
+    assert t1.loc["ours: ViT-L/16 (I21k)", "CIFAR-10"] == pytest.approx(98.70)
+    assert t1.loc["ours: ResNet152x4 (I21k)", "CIFAR-10"] == pytest.approx(97.70)
     # differences
     diff = "ours: ViT-L/16 (I21k) − paper: ViT-L/16 (I21k)"
-    assert t1.loc[diff, "CIFAR-10"] == pytest.approx(99.00 - 99.15)
+    assert t1.loc[diff, "CIFAR-10"] == pytest.approx(98.70 - 99.15)
     assert t1.loc["ours: ViT-L/16 (I21k) − ours: ResNet152x4 (I21k)", "CIFAR-10"] == pytest.approx(1.0)
     assert t1.loc["paper: ViT-L/16 (JFT) − paper: ResNet152x4 (JFT)", "ImageNet"] == pytest.approx(87.76 - 87.54)
     # missing stays missing (NaN, printed as —), never zero; the unfinished CIFAR-100 run does not count
@@ -89,12 +106,12 @@ def test_claim_tables_cells_differences_and_missing(built):
     md = open(os.path.join(out, "claim1_vit_vs_cnn.md")).read()
     row = next(line for line in md.splitlines() if line.startswith(f"| {diff} |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:] == ["—", "—", "-0.15", "—", "—", "—", "—"]
+    assert cells[1:] == ["—", "—", "-0.45", "—", "—", "—", "—"]
     assert "| ours: ViT-H/14 (I21k) | — | — | — | — | — | — | — |" in md
     # claim 2: ImageNet-1k vs ImageNet-21k pre-training, each against its own paper row
     t2 = tables["claim2_pretraining_size"]
-    assert t2.loc["ours: ViT-B/16 (ImageNet)", "Pets"] == pytest.approx(94.0)
-    assert t2.loc["ours: ViT-B/16 (ImageNet) − paper: ViT-B/16 (ImageNet)", "Pets"] == pytest.approx(94.0 - 93.81)
+    assert t2.loc["ours: ViT-B/16 (ImageNet)", "Pets"] == pytest.approx(93.81)
+    assert t2.loc["ours: ViT-B/16 (ImageNet) − paper: ViT-B/16 (ImageNet)", "Pets"] == pytest.approx(0.0)
     assert t2.loc["ours: ViT-B/16 (I21k) − ours: ViT-B/16 (ImageNet)", "Pets"] == pytest.approx(1.0)
     assert "paper: ViT-H/14 (ImageNet)" not in t2.index  # an all-empty paper row is left out
     # claim 3: hybrid − ViT from our runs; paper rows keep their epochs
@@ -122,7 +139,7 @@ def test_training_time_and_lr_grid_cost(built):
 def test_empty_runs_folder_gives_all_missing_through_the_cli(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     assert research_main(["claims", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--metric", "best"]) == 0
-    assert "wrote 5 tables" in capsys.readouterr().out
+    assert "wrote 6 tables" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "out" / "README.md")
     md = open(tmp_path / "out" / "claim1_vit_vs_cnn.md").read()
     for model in ("ViT-H/14", "ViT-L/16", "ResNet152x4"):
@@ -196,7 +213,7 @@ def test_sweep_runs_main_per_point_and_draws_curves(tmp_path, repo_root, capsys)
 def test_curves_one_figure_per_dataset(runs, tmp_path):
     paths = compare.draw_curves(runs, str(tmp_path / "c"))
     assert sorted(os.path.basename(p) for p in paths) == [
-        "curves_cifar10.png", "curves_cifar100.png", "curves_oxford_pets.png"]
+        "curves_cifar10.png", "curves_cifar100.png", "curves_flowers102.png", "curves_oxford_pets.png"]
 
 
 def test_handouts_name_files_that_exist(repo_root):
