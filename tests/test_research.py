@@ -231,3 +231,91 @@ def test_aug_off_overrides_are_valid_config_keys(repo_root):
 
     cfg = load_config(str(repo_root / "configs/compare/swin_cifar10.yaml"), list(compare.AUG_OFF))
     assert cfg.AUG.HFLIP == 0.0 and cfg.AUG.RANDOM_CROP_PADDING == 0 and cfg.AUG.RAND_AUGMENT == ""
+
+
+# ------------------------------------------------------------------ finished runs only (issue 15, item 10)
+def test_step_run_stopped_at_step_6_of_500_is_listed_as_unfinished_not_counted(built, runs):
+    tables, out = built
+    run = next(r for r in claims.load_runs(runs) if r.name == "vitb16_pets_step6")
+    assert run.progress() == (6, 500, "steps") and not run.finished
+    t2 = tables["claim2_pretraining_size"]
+    # the cell is the finished vitb16_pets run's test accuracy, not the stopped run's 99.90 val_acc
+    assert t2.loc["ours: ViT-B/16 (I21k)", "Pets"] == pytest.approx(94.81)
+    assert t2.loc["ours: ViT-B/16 (I21k) − paper: ViT-B/16 (I21k)", "Pets"] == pytest.approx(94.81 - 94.43)
+    md = open(os.path.join(out, "claim2_pretraining_size.md")).read()
+    assert "+5.47" not in md and "99.90" not in md
+    unfinished = next(line for line in md.splitlines() if line.startswith("Unfinished, not counted: "))
+    assert "vitb16_pets_step6 (ViT-B/16 (I21k), oxford_pets: 6/500 steps)" in unfinished
+    status = tables["runs"].loc["vitb16_pets_step6", "status"]
+    assert status == "unfinished (6/500 steps): not counted"
+    assert tables["runs"].loc["vitb16_pets_step6", "progress"] == "6/500 steps"
+    assert tables["training_time"].loc["vitb16_pets_step6", "finished"] == "no"
+
+
+def test_a_lone_unfinished_run_leaves_its_cell_missing(tmp_path):
+    make_run(str(tmp_path), "vitb16_pets_lr0.003", "vit_base_patch16_224", "augreg_in21k", "oxford_pets",
+             [0.97, 0.999], steps=500)
+    tables = claims.build_tables(str(tmp_path), str(tmp_path / "out"))
+    t2 = tables["claim2_pretraining_size"]
+    assert math.isnan(t2.loc["ours: ViT-B/16 (I21k)", "Pets"])
+    assert math.isnan(t2.loc["ours: ViT-B/16 (I21k) − paper: ViT-B/16 (I21k)", "Pets"])
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "1 runs found" in readme and "0 finished" in readme and "+5.47" not in readme
+
+
+@pytest.mark.parametrize("records, config, results, expected", [
+    # epoch-based: the last epoch reached, not the number of lines (a resumed run may repeat one)
+    ([{"epoch": 1}, {"epoch": 2}, {"epoch": 2}], {"EPOCHS": 3, "STEPS": 0}, {}, (2, 3, "epochs", False)),
+    ([{"epoch": 1}, {"epoch": 2}, {"epoch": 3}], {"EPOCHS": 3, "STEPS": 0}, {}, (3, 3, "epochs", True)),
+    # step-based: the step counter, from metrics.jsonl or results.json
+    ([{"epoch": 1, "step": 250}, {"epoch": 2, "step": 500}], {"EPOCHS": 10, "STEPS": 500}, {}, (500, 500, "steps", True)),
+    ([{"epoch": 1, "step": 6}], {"EPOCHS": 10, "STEPS": 500}, {}, (6, 500, "steps", False)),
+    ([{"epoch": 1}], {"EPOCHS": 10, "STEPS": 500}, {"steps": 500}, (500, 500, "steps", True)),
+    # nothing says how far it got, or what it was asked for: not counted
+    ([{"epoch": 1}], {"EPOCHS": 10, "STEPS": 500}, {}, (None, 500, "steps", False)),
+    ([{"epoch": 4}], {"STEPS": 0}, {}, (4, None, "epochs", False)),
+    ([], {"EPOCHS": 1, "STEPS": 0}, {}, (None, 1, "epochs", False)),
+])
+def test_progress_compares_what_was_done_with_the_configured_total(records, config, results, expected):
+    run = claims.Run("r", {"TRAIN": config}, records, results)
+    assert (*run.progress(), run.finished) == expected
+
+
+# ------------------------------------------------------- choose on val, report test (issue 15, item 11)
+def test_cells_are_chosen_on_val_and_report_test(runs):
+    cells = claims.ours_cells(claims.load_runs(runs))
+    cell = cells[("ViT-L/16", "I21k", "cifar10")]
+    assert cell.run == "vitl16_c10_lr01" and cell.val == pytest.approx(99.0) and cell.test == pytest.approx(98.7)
+    assert cell.candidates == ("vitl16_c10_lr01", "vitl16_c10_lr03")
+    # a finished run without test labels: chosen on val, but its cell is left missing, and runs.md says why
+    flowers = cells[("ViT-B/16", "I21k", "flowers102")]
+    assert flowers.run == "vitb16_flowers_notest" and flowers.test is None
+    assert "vitb16_pets_step6" not in {c.run for c in cells.values()}
+
+
+def test_best_metric_changes_only_the_choice(tmp_path):
+    root = str(tmp_path)
+    # lr1 peaks higher (0.99 at epoch 1) but ends lower (0.90) than lr2 (0.95 at the end)
+    make_run(root, "lr1", "vit_base_patch16_224", "augreg_in21k", "cifar10", [0.99, 0.90], test=0.91)
+    make_run(root, "lr2", "vit_base_patch16_224", "augreg_in21k", "cifar10", [0.94, 0.95], test=0.93)
+    runs = claims.load_runs(root)
+    assert claims.ours_cells(runs, "last")[("ViT-B/16", "I21k", "cifar10")][:3] == (pytest.approx(93.0), pytest.approx(95.0), "lr2")
+    assert claims.ours_cells(runs, "best")[("ViT-B/16", "I21k", "cifar10")][:3] == (pytest.approx(91.0), pytest.approx(99.0), "lr1")
+    with pytest.raises(ValueError, match="'median'"):
+        claims.ours_cells(runs, "median")
+
+
+def test_every_table_says_how_ours_was_chosen(built):
+    tables, out = built
+    for name in [c.key for c in claims.CLAIMS] + ["runs"]:
+        md = open(os.path.join(out, f"{name}.md")).read()
+        note = md.split("\n\n", 2)[2]  # under the table
+        assert "test accuracy (%) of the run chosen on the validation split" in note, name
+        assert "Only finished runs count." in note, name
+    claim1 = open(os.path.join(out, "claim1_vit_vs_cnn.md")).read()
+    assert "ViT-L/16 (I21k), CIFAR-10: vitl16_c10_lr01 (val 99.00, test 98.70, chosen from 2 finished runs)" in claim1
+    status = tables["runs"]["status"]
+    assert status["vitl16_c10_lr03"] == "not chosen for ViT-L/16 (I21k), CIFAR-10: lower val acc than vitl16_c10_lr01"
+    assert status["vitb16_flowers_notest"].endswith("has no test_acc (results.json): cell left missing")
+    assert tables["runs"].loc["vitl16_c10_lr03", "LR"] == "0.03"
+    assert tables["runs"].loc["vitl16_c10_lr03", "test acc"] == pytest.approx(98.9)
