@@ -119,12 +119,67 @@ def _series(run: Run, key: str) -> tuple[list[float], list[float]]:
 
 
 def summary_table(runs: list[Run]) -> pd.DataFrame:
-    """Per run: dataset, model, epochs, best and last validation accuracy (percent)."""
+    """Per run: dataset, model, progress (``6/500 steps``, so an unfinished run shows as one), best and
+    last validation accuracy (percent)."""
     records = [{
         "run": r.name, "dataset": r.dataset, "model": r.model, "pre-training": r.pretrain,
-        "epochs": len(r.metrics), "best val acc": r.accuracy("best"), "last val acc": r.accuracy("last"),
+        "progress": r.progress_text(), "finished": "yes" if r.finished else "no",
+        "best val acc": r.accuracy("best"), "last val acc": r.accuracy("last"),
     } for r in runs]
     return pd.DataFrame.from_records(records, index="run") if records else pd.DataFrame()
+
+
+def run_label(run: Run) -> str:
+    """Legend label of a run: its folder name, the model it trained and the pre-training data, and
+    how far it got when it is unfinished.
+
+    E.g. ``swin_cifar10_lr0.001_bs128_augon (swin_tiny_patch4_window7_224, scratch)`` or
+    ``vitb16_pets (ViT-B/16, I21k; unfinished: 6/500 steps)``.
+    """
+    model = run.model or str(run.config.get("MODEL", {}).get("NAME", "") or "?")
+    unfinished = "" if run.finished else f"; unfinished: {run.progress_text()}"
+    return f"{run.name} ({model}, {run.pretrain}{unfinished})"
+
+
+_PANELS = (("train_acc", "train accuracy"), ("val_acc", "val accuracy"),
+           ("train_loss", "train loss"), ("val_loss", "val loss"))
+
+
+def curves_figure(dataset: str, group: list[Run]):
+    """Accuracy and loss (train and val) against the epoch, one line per run, for one dataset.
+
+    Args:
+        dataset: the runs' ``DATA.DATASET`` (in the title).
+        group: the runs to draw.
+
+    Returns:
+        The matplotlib figure (the caller saves and closes it): a 2x2 grid with whole-number epoch
+        ticks and one legend under it naming each run with its model (:func:`run_label`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
+    handles: dict[str, object] = {}
+    for ax, (key, title) in zip(axes.flat, _PANELS):
+        for i, run in enumerate(group):
+            xs, ys = _series(run, key)
+            if ys:
+                (line,) = ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=f"C{i % 10}",
+                                  label=run_label(run))
+                handles.setdefault(line.get_label(), line)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.grid(alpha=0.3)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2, fontsize=7,
+                   frameon=False)
+    fig.suptitle(f"{dataset}: {len(group)} run{'s' if len(group) != 1 else ''}")
+    return fig
 
 
 def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
@@ -133,10 +188,10 @@ def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
     Args:
         runs_dir: folder of run folders.
         out_dir: where ``curves_<dataset>.png`` and ``summary.md`` go.
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
+    Raises:
+        FileNotFoundError: ``runs_dir`` is not a folder.
+    """
     import matplotlib.pyplot as plt
 
     runs = [r for r in load_runs(runs_dir) if r.metrics]
@@ -145,24 +200,8 @@ def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
     for run in runs:
         by_dataset[run.dataset or "unknown"].append(run)
     paths = []
-    panels = (("train_acc", "train accuracy"), ("val_acc", "val accuracy"),
-              ("train_loss", "train loss"), ("val_loss", "val loss"))
     for dataset, group in sorted(by_dataset.items()):
-        fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-        for ax, (key, title) in zip(axes.flat, panels):
-            for run in group:
-                xs, ys = _series(run, key)
-                if ys:
-                    ax.plot(xs, ys, marker="." if len(xs) < 30 else None, label=run.name)
-            ax.set_title(title)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        if not handles:
-            handles, labels = axes.flat[1].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
-        fig.suptitle(f"{dataset}: {len(group)} runs")
-        fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 1) // 2), 1, 1))
+        fig = curves_figure(dataset, group)
         path = os.path.join(out_dir, f"curves_{dataset}.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
