@@ -11,13 +11,18 @@ validation accuracy per run).
 
 Augmentation ``on`` keeps the config's own augmentation keys; ``off`` turns every ``AUG`` key off
 (:data:`AUG_OFF`).
+
+The sweep works from any directory (:mod:`research.paths`): ``--configs`` and ``--main`` are looked
+up relative to the current directory, then to the repository root; ``main.py`` runs from the
+repository root, so the configs' relative paths (``DATA.ROOT``) mean what they mean there; the
+default ``--output`` is ``output/compare`` under the repository root, and an ``--output`` you type
+is relative to the current directory, like any folder named on a command line.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import os
-import shlex
 import subprocess
 import sys
 from collections import defaultdict
@@ -25,6 +30,7 @@ from collections import defaultdict
 import pandas as pd
 
 from research.claims import Run, load_runs, to_markdown
+from research.paths import MAIN, REPO, find_file, shell_line
 
 # --opts that switch off every train-time augmentation of config.py's AUG section.
 AUG_OFF: tuple[str, ...] = (
@@ -51,24 +57,28 @@ def run_name(cfg_path: str, lr: float, batch_size: int, aug: str) -> str:
 
 
 def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int], augs: list[str],
-                   output: str, extra_opts: list[str] = (), main: str = "main.py") -> list[tuple[str, list[str]]]:
-    """(run name, argv) for every point of the grid, in a fixed order.
+                   output: str, extra_opts: list[str] = (), main: str = str(MAIN)) -> list[tuple[str, list[str]]]:
+    """(run name, argv) for every point of the grid, in a fixed order; every path in argv is absolute.
 
     Args:
-        configs: YAML config files.
+        configs: YAML config files (relative to the current directory or to the repository root).
         lrs: learning rates (``TRAIN.LR``).
         batch_sizes: ``DATA.BATCH_SIZE`` values.
         augs: any of ``on`` and ``off``.
-        output: ``OUTPUT`` folder of every run.
+        output: ``OUTPUT`` folder of every run (relative to the current directory).
         extra_opts: more ``KEY VALUE`` pairs for every run (e.g. ``TRAIN.EPOCHS 5``).
-        main: the training script.
+        main: the training script (default: the repository's ``main.py``).
+
+    Raises:
+        ValueError: an ``--aug`` value other than on/off, or an odd number of ``--opts`` items.
+        FileNotFoundError: a config or the training script is in neither place.
     """
     for aug in augs:
         if aug not in ("on", "off"):
             raise ValueError(f"--aug value {aug!r} is not 'on' or 'off'; write e.g. --aug on,off.")
-    for cfg in configs:
-        if not os.path.isfile(cfg):
-            raise FileNotFoundError(f"Sweep config {cfg!r} does not exist; pass files under configs/compare/.")
+    configs = [find_file(cfg, "config", "--configs", "configs/compare/swin_cifar10.yaml") for cfg in configs]
+    main = find_file(main, "training script", "--main", "main.py")
+    output = os.path.abspath(output)
     if len(extra_opts) % 2:
         raise ValueError(f"--opts takes KEY VALUE pairs; got an odd number of items: {list(extra_opts)}.")
     commands = []
@@ -83,18 +93,19 @@ def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int],
 
 def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool = False,
               skip_done: bool = True) -> dict[str, int]:
-    """Run each command in turn (a failure does not stop the sweep); returns exit codes by run name.
+    """Run each command in turn from the repository root (a failure does not stop the sweep);
+    returns exit codes by run name.
 
     Args:
         commands: from :func:`sweep_commands`.
         output: the runs' ``OUTPUT`` folder (to find finished runs).
-        dry_run: print the commands, run nothing.
+        dry_run: print the commands (each with the ``cd`` that reproduces it anywhere), run nothing.
         skip_done: skip a run whose folder already holds a finished run.
     """
     done = {r.name for r in load_runs(output) if r.finished} if skip_done and os.path.isdir(output) else set()
     codes: dict[str, int] = {}
     for i, (name, argv) in enumerate(commands, 1):
-        line = shlex.join(argv)
+        line = shell_line(argv)
         if dry_run:
             print(line)
             continue
@@ -103,7 +114,7 @@ def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool 
             codes[name] = 0
             continue
         print(f"[{i}/{len(commands)}] {line}", flush=True)
-        codes[name] = subprocess.call(argv)
+        codes[name] = subprocess.call(argv, cwd=REPO)
         if codes[name]:
             print(f"[{i}/{len(commands)}] {name} failed with exit code {codes[name]}", flush=True)
     return codes
@@ -218,10 +229,11 @@ def register(subparsers) -> None:
     p.add_argument("--lrs", required=True, help="comma-separated learning rates, e.g. 1e-3,5e-4")
     p.add_argument("--batch-sizes", required=True, help="comma-separated batch sizes, e.g. 64,128")
     p.add_argument("--aug", default="on", help="on, off or on,off (off turns every AUG key off)")
-    p.add_argument("--output", default="output/compare", help="OUTPUT folder of the runs")
+    p.add_argument("--output", default=str(REPO / "output" / "compare"),
+                   help="OUTPUT folder of the runs (default: output/compare in the repository)")
     p.add_argument("--curves-out", default="", help="folder of the curves (default: OUTPUT/curves)")
     p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="more overrides for every run")
-    p.add_argument("--main", default="main.py", help="training script (default main.py)")
+    p.add_argument("--main", default=str(MAIN), help="training script (default: the repository's main.py)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--no-skip", action="store_true", help="rerun runs that finished already")
 
