@@ -29,7 +29,8 @@ from collections import defaultdict
 
 import pandas as pd
 
-from research.claims import Run, load_runs, to_markdown
+from research.render import to_markdown
+from research.runs import Run, load_runs
 from research.paths import MAIN, REPO, find_file, shell_line
 
 # --opts that switch off every train-time augmentation of config.py's AUG section.

@@ -299,8 +299,9 @@ def test_best_metric_changes_only_the_choice(tmp_path):
     make_run(root, "lr1", "vit_base_patch16_224", "augreg_in21k", "cifar10", [0.99, 0.90], test=0.91)
     make_run(root, "lr2", "vit_base_patch16_224", "augreg_in21k", "cifar10", [0.94, 0.95], test=0.93)
     runs = claims.load_runs(root)
-    assert claims.ours_cells(runs, "last")[("ViT-B/16", "I21k", "cifar10")][:3] == (pytest.approx(93.0), pytest.approx(95.0), "lr2")
-    assert claims.ours_cells(runs, "best")[("ViT-B/16", "I21k", "cifar10")][:3] == (pytest.approx(91.0), pytest.approx(99.0), "lr1")
+    key = ("ViT-B/16", "I21k", "cifar10")
+    assert claims.ours_cells(runs, "last")[key][:3] == (pytest.approx(93.0), pytest.approx(95.0), "lr2")
+    assert claims.ours_cells(runs, "best")[key][:3] == (pytest.approx(91.0), pytest.approx(99.0), "lr1")
     with pytest.raises(ValueError, match="'median'"):
         claims.ours_cells(runs, "median")
 
