@@ -133,8 +133,10 @@ def draw_table(df: pd.DataFrame, title: str = "", note: str = "", shade: bool = 
         if r == 0:
             cell.get_text().set_fontweight("bold")
         elif c in text_columns or c == -1:
-            cell.PAD = 0.05  # the indent of left-aligned text grows with the cell's width
-            cell.set_text_props(ha="left")  # Cell places its text by this alignment on every draw
+            # PAD is a fraction of the cell's width, so a wide left-aligned cell gets a small one and a
+            # space each side keeps short text off the borders
+            cell.PAD = 0.03
+            cell.set_text_props(ha="left", text=f" {cell.get_text().get_text()} ")  # placed by ha on each draw
     table.scale(1.0, 1.3)
     renderer = fig.canvas.get_renderer()
     box = table.get_window_extent(renderer)  # pixels; lays out the cells (auto column widths) first
