@@ -43,12 +43,14 @@ class Cell(NamedTuple):
         val: the validation accuracy (%) it was chosen by.
         run: the chosen run's name.
         candidates: names of every finished run that matched the cell (the grid).
+        path: the chosen run's folder (names can repeat across sub-folders; paths cannot).
     """
 
     test: float | None
     val: float
     run: str
     candidates: tuple[str, ...]
+    path: str = ""
 
 
 def cell_key(run: Run) -> tuple[str, str, str] | None:
@@ -77,7 +79,7 @@ def ours_cells(runs: list[Run], metric: str = "last") -> dict[tuple[str, str, st
     cells = {}
     for key, group in groups.items():
         val, chosen = max(group, key=lambda item: item[0])  # first of equals: runs are sorted by path
-        cells[key] = Cell(chosen.test_accuracy, val, chosen.name, tuple(r.name for _v, r in group))
+        cells[key] = Cell(chosen.test_accuracy, val, chosen.name, tuple(r.name for _v, r in group), chosen.path)
     return cells
 
 
@@ -88,11 +90,11 @@ def run_status(run: Run, cells: dict[tuple[str, str, str], Cell]) -> str:
         return f"unfinished ({run.progress_text()}): not counted"
     if key is None:
         return f"no paper column for dataset {run.dataset!r}"
-    cell = cells.get(key)
-    if cell is None:
+    if run.accuracy() is None:
         return "never validated: not counted"
+    cell = cells[key]  # a finished, validated run with a column always has its cell
     where = f"{run.model} ({run.pretrain}), {P.COLUMNS[key[2]]}"
-    if cell.run != run.name:
+    if cell.path != run.path:
         return f"not chosen for {where}: lower val acc than {cell.run}"
     if cell.test is None:
         return f"chosen for {where}, but has no test_acc (results.json): cell left missing"

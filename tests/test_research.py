@@ -52,6 +52,8 @@ def runs(tmp_path_factory):
     # the case: a step-based fine-tune that stopped at step 6 of 500 with a high val_acc
     make_run(root, "vitb16_pets_step6", "vit_base_patch16_224", "augreg_in21k", "oxford_pets", [0.97, 0.999],
              steps=500, steps_per_epoch=3)
+    # finished but never validated (TRAIN.VAL_FREQ beyond the run): listed, not counted
+    make_run(root, "vitl16_c10_noval", "vit_large_patch16_224", "augreg_in21k", "cifar10", [None, None])
     # finished step-based run with no test labels: chosen on val, but its cell stays missing
     make_run(root, "vitb16_flowers_notest", "vit_base_patch16_224", "augreg_in21k", "flowers102", [0.99],
              steps=3, steps_per_epoch=3)
@@ -318,5 +320,6 @@ def test_every_table_says_how_ours_was_chosen(built):
     status = tables["runs"]["status"]
     assert status["vitl16_c10_lr03"] == "not chosen for ViT-L/16 (I21k), CIFAR-10: lower val acc than vitl16_c10_lr01"
     assert status["vitb16_flowers_notest"].endswith("has no test_acc (results.json): cell left missing")
+    assert status["vitl16_c10_noval"] == "never validated: not counted"
     assert tables["runs"].loc["vitl16_c10_lr03", "LR"] == "0.03"
     assert tables["runs"].loc["vitl16_c10_lr03", "test acc"] == pytest.approx(98.9)
