@@ -362,7 +362,7 @@ def build_tables(runs_dir: str, out_dir: str, metric: str = "last") -> dict[str,
         f"Paper: batch {P.FINETUNE_BATCH_SIZE}, steps and learning rates of its Table 4; our step time "
         f"is {P.FINETUNE_BATCH_SIZE} / images_per_sec (median over epochs).")
     finished = sum(run.finished for run in runs)
-    summary = [f"# ViT claims: paper vs ours ({len(runs)} runs found in {runs_dir}, {finished} finished; "
+    summary = [f"# ViT claims: paper vs ours ({len(runs)} run{'' if len(runs) == 1 else 's'} found in {runs_dir}, {finished} finished; "
                f"ours = test accuracy of the run chosen by its {metric} epoch's val_acc)", ""]
     for name, (df, title, note) in tables.items():
         text = to_markdown(df, title, note)

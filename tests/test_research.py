@@ -262,7 +262,7 @@ def test_a_lone_unfinished_run_leaves_its_cell_missing(tmp_path):
     assert math.isnan(t2.loc["ours: ViT-B/16 (I21k)", "Pets"])
     assert math.isnan(t2.loc["ours: ViT-B/16 (I21k) − paper: ViT-B/16 (I21k)", "Pets"])
     readme = (tmp_path / "out" / "README.md").read_text()
-    assert "1 runs found" in readme and "0 finished" in readme and "+5.47" not in readme
+    assert "1 run found" in readme and "0 finished" in readme and "+5.47" not in readme
 
 
 @pytest.mark.parametrize("records, config, results, expected", [
