@@ -361,8 +361,9 @@ def build_tables(runs_dir: str, out_dir: str, metric: str = "last") -> dict[str,
         lr_grid_cost_table(runs), "Cost of the paper's learning-rate grid at our measured speed",
         f"Paper: batch {P.FINETUNE_BATCH_SIZE}, steps and learning rates of its Table 4; our step time "
         f"is {P.FINETUNE_BATCH_SIZE} / images_per_sec (median over epochs).")
+    found = f"{len(runs)} run{'' if len(runs) == 1 else 's'} found in {runs_dir}"
     finished = sum(run.finished for run in runs)
-    summary = [f"# ViT claims: paper vs ours ({len(runs)} run{'' if len(runs) == 1 else 's'} found in {runs_dir}, {finished} finished; "
+    summary = [f"# ViT claims: paper vs ours ({found}, {finished} finished; "
                f"ours = test accuracy of the run chosen by its {metric} epoch's val_acc)", ""]
     for name, (df, title, note) in tables.items():
         text = to_markdown(df, title, note)
