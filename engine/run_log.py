@@ -39,6 +39,7 @@ class RunRecorder:
         if not append:
             open(self.path, "w").close()
         self.wandb = _init_wandb(cfg, out_dir)
+        self.curves_title = curves_title(out_dir, cfg)
 
     def log_epoch(self, record: dict) -> None:
         with open(self.path, "a") as f:
@@ -55,7 +56,7 @@ class RunRecorder:
             return [json.loads(line) for line in f if line.strip()]
 
     def close(self) -> None:
-        plot_curves(self.records(), os.path.join(self.out_dir, "curves.png"))
+        plot_curves(self.records(), os.path.join(self.out_dir, "curves.png"), self.curves_title)
         if self.wandb is not None:
             self.wandb.finish()
 
@@ -74,14 +75,31 @@ def _to_dict(cfg) -> dict:
     return {k: _to_dict(v) if hasattr(v, "items") else v for k, v in cfg.items()}
 
 
-def plot_curves(records: list[dict], path: str) -> None:
-    """Loss and accuracy per epoch, train and val, side by side."""
+def curves_title(out_dir: str, cfg) -> str:
+    """``<run folder name>: <model> on <dataset>`` (the model is timm's arch for ``MODEL.NAME timm``)."""
+    model = cfg.MODEL.NAME
+    if model == "timm" and cfg.MODEL.TIMM.ARCH:
+        model = cfg.MODEL.TIMM.ARCH
+    return f"{os.path.basename(os.path.normpath(out_dir))}: {model} on {cfg.DATA.DATASET}"
+
+
+def curves_figure(records: list[dict], title: str = ""):
+    """Loss and accuracy per epoch, train and val, side by side, under ``title``.
+
+    Args:
+        records: ``metrics.jsonl`` records (``epoch`` and ``{train,val}_{loss,acc}``; missing values skipped).
+        title: the figure's title, e.g. from :func:`curves_title`.
+
+    Returns:
+        The matplotlib figure (the caller saves and closes it). Epoch ticks are whole numbers.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     epochs = [r["epoch"] for r in records]
     for ax, metric in zip(axes, ("loss", "acc")):
         for split in ("train", "val"):
@@ -90,8 +108,25 @@ def plot_curves(records: list[dict], path: str) -> None:
                 ax.plot(*zip(*pts), marker="o", label=split)
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy" if metric == "acc" else "loss")
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_curves(records: list[dict], path: str, title: str = "") -> None:
+    """Write :func:`curves_figure` to ``path`` (PNG).
+
+    Args:
+        records: ``metrics.jsonl`` records.
+        path: the PNG file (the run folder's ``curves.png``).
+        title: the figure's title, e.g. from :func:`curves_title`.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(records, title)
     fig.savefig(path, dpi=100)
     plt.close(fig)

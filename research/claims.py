@@ -5,217 +5,122 @@ holding ``config.yaml`` and ``metrics.jsonl``), and writes for each claim a Mark
 PNG: the paper's rows, our rows, and difference rows. It also writes a training-time table and
 the cost of the paper's learning-rate grid estimated from our measured throughput.
 
-How a run fills a cell (the matching rule)
--------------------------------------------
-A cell of "ours" is identified by (model, pre-training data, dataset column):
+How a run fills a cell, and which runs are finished: see :mod:`research.runs`.
 
-* **model**: from ``MODEL.NAME``, or ``MODEL.TIMM.ARCH`` when ``MODEL.NAME`` is ``timm``, read
-  with :func:`model_label`: ``vit_base_patch16_224`` / ``vit_b16`` -> ``ViT-B/16``;
-  ``vit_base_r50_s16_384`` / ``hybrid_r50_b16`` -> ``R50x1+ViT-B/16``; ``resnetv2_152x4_bit`` ->
-  ``ResNet152x4``; ``vit`` with ``MODEL.VIT`` sizes of Table 1 -> ``ViT-B/16`` etc.
-* **pre-training data**: from ``MODEL.PRETRAINED`` (and a tag after ``.`` in the timm arch) with
-  :func:`pretrain_label`: text holding ``21k``/``22k`` -> ``I21k``; ``jft`` -> ``JFT``;
-  ``in1k``/``imagenet``/``sam`` -> ``ImageNet``; empty -> ``scratch``.
-* **dataset column**: ``DATA.DATASET`` through ``paper_tables.DATASET_TO_COLUMN``.
-
-Only finished runs count (as many epochs in ``metrics.jsonl`` as ``TRAIN.EPOCHS`` asks for, or
-any epoch for step-based runs). The run's accuracy is its last epoch's ``val_acc`` (``--metric
-best`` takes the best epoch), in percent. When several runs match one cell (a learning-rate
-grid), the cell takes the best of them, as the paper does when it reports its grid search.
-A cell no run matches is missing and prints as ``—``, never as zero.
+What "ours" means, as the paper does it: when several finished runs match one cell (a
+learning-rate grid), the run is **chosen on the validation split** (its last epoch's ``val_acc``;
+``--metric best`` takes its best epoch) and the cell shows that run's **test accuracy**
+(``test_acc`` in the ``results.json`` main.py writes after training, in percent). Validation is a
+holdout of the train split (``DATA.VAL_SIZE``) where the dataset has no val split of its own, so the
+test split never takes part in the choice. A chosen run without ``test_acc`` (an unlabeled test
+split, or ``EVAL.SUBMISSION False``) leaves its cell missing. A cell no run fills prints as ``—``,
+never as zero. Every table says this in a note under it.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import re
-import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
-import yaml
 
 from research import paper_tables as P
+from research.runs import Run, config_get, load_runs, model_label, pretrain_label  # noqa: F401  (re-exported)
+from research.render import MISSING, format_cell, to_markdown, to_png  # noqa: F401  (re-exported)
 
-MISSING = "—"
 METRICS = ("last", "best")
 
 
 # -------------------------------------------------------------------------------------------------
-# Runs
+# Cells of "ours"
 # -------------------------------------------------------------------------------------------------
-def _get(config: dict, dotted: str, default=None):
-    node = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
+class Cell(NamedTuple):
+    """One cell of "ours": the chosen run's test accuracy, how it was chosen, and what else matched.
 
-
-_SIZE = {"ti": "Ti", "tiny": "Ti", "s": "S", "small": "S", "b": "B", "base": "B",
-         "l": "L", "large": "L", "h": "H", "huge": "H"}
-_SIZE_RE = "(tiny|small|base|large|huge|ti|s|b|l|h)"
-
-
-def model_label(config: dict) -> str:
-    """The paper's name for the model a run config builds (see the module docstring).
-
-    Args:
-        config: the run's config as a plain nested dict (``config.yaml``).
+    Attributes:
+        test: test accuracy (%) of the chosen run, None when it has no ``test_acc``.
+        val: the validation accuracy (%) it was chosen by.
+        run: the chosen run's name.
+        candidates: names of every finished run that matched the cell (the grid).
+        path: the chosen run's folder (names can repeat across sub-folders; paths cannot).
     """
-    name = str(_get(config, "MODEL.NAME", "") or "")
-    if name == "timm":
-        name = str(_get(config, "MODEL.TIMM.ARCH", "") or "").split(".")[0]
-    low = name.lower()
-    if low == "vit":
-        vit = _get(config, "MODEL.VIT", {}) or {}
-        for size, dims in P.VIT_SIZES.items():
-            if vit.get("EMBED_DIM") == dims["embed_dim"] and vit.get("DEPTH") == dims["depth"]:
-                return f"ViT-{size}/{vit.get('PATCH_SIZE')}"
-        return f"ViT(D={vit.get('EMBED_DIM')},depth={vit.get('DEPTH')})/{vit.get('PATCH_SIZE')}"
-    m = re.search(r"resnet(?:v2_)?(\d+)x(\d+)", low)  # BiT: resnetv2_152x4_bit, resnet50x1
-    if m:
-        return f"ResNet{m.group(1)}x{m.group(2)}"
-    m = re.search(rf"vit_{_SIZE_RE}_r(\d+)_s(\d+)", low)  # timm hybrids: vit_base_r50_s16_384
-    if m:
-        return f"R{m.group(2)}x1+ViT-{_SIZE[m.group(1)]}/{m.group(3)}"
-    m = re.search(rf"r(\d+)[_-]?(?:vit[_-]?)?{_SIZE_RE}[_-]?(?:patch)?(\d+)", low)  # hybrid_r50_b16
-    if m:
-        return f"R{m.group(1)}x1+ViT-{_SIZE[m.group(2)]}/{m.group(3)}"
-    m = re.search(rf"hybrid[_-]?(?:vit[_-]?)?{_SIZE_RE}[_-]?(?:patch)?(\d+)", low)  # hybrid_b16: R50 stem
-    if m:
-        return f"R50x1+ViT-{_SIZE[m.group(1)]}/{m.group(2)}"
-    m = re.search(rf"vit[_-]?{_SIZE_RE}[_-]?(?:patch)?(\d+)", low)  # vit_base_patch16_224, vit_b16
-    if m:
-        return f"ViT-{_SIZE[m.group(1)]}/{m.group(2)}"
-    return name
+
+    test: float | None
+    val: float
+    run: str
+    candidates: tuple[str, ...]
+    path: str = ""
 
 
-def pretrain_label(text: str) -> str:
-    """``I21k``, ``JFT``, ``ImageNet``, ``scratch`` or ``other`` for a pre-training tag or file.
-
-    Args:
-        text: ``MODEL.PRETRAINED`` (a timm tag or a checkpoint path), possibly with the arch's tag.
-    """
-    low = (text or "").lower()
-    if not low.strip():
-        return "scratch"
-    if "21k" in low or "22k" in low:
-        return "I21k"
-    if "jft" in low:
-        return "JFT"
-    if "in1k" in low or "imagenet" in low or "sam" in low or "i1k" in low:
-        return "ImageNet"
-    return "other"
+def cell_key(run: Run) -> tuple[str, str, str] | None:
+    """(model, pre-training, column) of the cell a run can fill; None when no paper column fits."""
+    return None if run.column is None else (run.model, run.pretrain, run.column)
 
 
-@dataclass
-class Run:
-    """One run folder: its config (plain dict) and its per-epoch metrics."""
-
-    path: str
-    config: dict
-    metrics: list[dict] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return os.path.basename(os.path.normpath(self.path))
-
-    @property
-    def model(self) -> str:
-        return model_label(self.config)
-
-    @property
-    def pretrain(self) -> str:
-        text = str(_get(self.config, "MODEL.PRETRAINED", "") or "")
-        arch = str(_get(self.config, "MODEL.TIMM.ARCH", "") or "")
-        if text and "." in arch:
-            text = f"{text} {arch.split('.', 1)[1]}"
-        return pretrain_label(text)
-
-    @property
-    def dataset(self) -> str:
-        return str(_get(self.config, "DATA.DATASET", "") or "")
-
-    @property
-    def column(self) -> str | None:
-        return P.DATASET_TO_COLUMN.get(self.dataset)
-
-    @property
-    def finished(self) -> bool:
-        if not self.metrics:
-            return False
-        if int(_get(self.config, "TRAIN.STEPS", 0) or 0) > 0:
-            return True
-        return len(self.metrics) >= int(_get(self.config, "TRAIN.EPOCHS", 1) or 1)
-
-    def accuracy(self, metric: str = "last") -> float | None:
-        """Validation accuracy in percent (last or best epoch); None when never validated."""
-        accs = [m["val_acc"] for m in self.metrics if m.get("val_acc") is not None]
-        if not accs:
-            return None
-        return 100.0 * (accs[-1] if metric == "last" else max(accs))
-
-    def median(self, key: str) -> float | None:
-        values = [float(m[key]) for m in self.metrics if m.get(key) is not None]
-        return statistics.median(values) if values else None
-
-    def total(self, key: str) -> float | None:
-        values = [float(m[key]) for m in self.metrics if m.get(key) is not None]
-        return sum(values) if values else None
-
-
-def load_runs(runs_dir: str) -> list[Run]:
-    """Every run folder (``config.yaml`` + ``metrics.jsonl``) under ``runs_dir``, sorted by path.
-
-    Args:
-        runs_dir: a folder of run folders (any depth), e.g. ``output/``.
-    """
-    if not os.path.isdir(runs_dir):
-        raise FileNotFoundError(
-            f"Runs folder {runs_dir!r} does not exist. Pass the folder that holds your run folders "
-            f"(main.py's OUTPUT, by default 'output/')."
-        )
-    runs = []
-    for root, _dirs, files in sorted(os.walk(runs_dir)):
-        if "config.yaml" not in files or "metrics.jsonl" not in files:
-            continue
-        with open(os.path.join(root, "config.yaml")) as f:
-            config = yaml.safe_load(f) or {}
-        metrics = []
-        with open(os.path.join(root, "metrics.jsonl")) as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        metrics.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        break  # a line cut off by a crash: keep the epochs before it
-        runs.append(Run(root, config, metrics))
-    return runs
-
-
-def ours_cells(runs: list[Run], metric: str = "last") -> dict[tuple[str, str, str], tuple[float, str]]:
-    """(model, pre-training, column) -> (best accuracy %, run name) over the finished runs.
+def ours_cells(runs: list[Run], metric: str = "last") -> dict[tuple[str, str, str], Cell]:
+    """(model, pre-training, column) -> :class:`Cell`: among the finished runs that match a cell,
+    the one with the highest validation accuracy, reported by its test accuracy.
 
     Args:
         runs: from :func:`load_runs`.
-        metric: ``last`` or ``best`` epoch of each run.
+        metric: ``last`` or ``best`` epoch's ``val_acc`` chooses among a grid's runs.
+
+    Raises:
+        ValueError: an unknown ``metric``.
     """
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; use one of {METRICS}.")
-    cells: dict[tuple[str, str, str], tuple[float, str]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[float, Run]]] = {}
     for run in runs:
-        acc = run.accuracy(metric)
-        if not run.finished or run.column is None or acc is None:
-            continue
-        key = (run.model, run.pretrain, run.column)
-        if key not in cells or acc > cells[key][0]:
-            cells[key] = (acc, run.name)
+        val, key = run.accuracy(metric), cell_key(run)
+        if run.finished and key is not None and val is not None:
+            groups.setdefault(key, []).append((val, run))
+    cells = {}
+    for key, group in groups.items():
+        val, chosen = max(group, key=lambda item: item[0])  # first of equals: runs are sorted by path
+        cells[key] = Cell(chosen.test_accuracy, val, chosen.name, tuple(r.name for _v, r in group), chosen.path)
     return cells
+
+
+def run_status(run: Run, cells: dict[tuple[str, str, str], Cell]) -> str:
+    """Why a run does or does not fill a cell, in a few words (the ``runs.md`` status column)."""
+    key = cell_key(run)
+    if not run.finished:
+        return f"unfinished ({run.progress_text()}): not counted"
+    if key is None:
+        return f"no paper column for dataset {run.dataset!r}"
+    if run.accuracy() is None:
+        return "never validated: not counted"
+    cell = cells[key]  # a finished, validated run with a column always has its cell
+    where = f"{run.model} ({run.pretrain}), {P.COLUMNS[key[2]]}"
+    if cell.path != run.path:
+        return f"not chosen for {where}: lower val acc than {cell.run}"
+    if cell.test is None:
+        return f"chosen for {where}, but has no test_acc (results.json): cell left missing"
+    return f"chosen for {where}"
+
+
+def runs_table(runs: list[Run], cells: dict[tuple[str, str, str], Cell], metric: str = "last") -> pd.DataFrame:
+    """Every run found, finished or not: its cell, LR, progress, val and test accuracy and status.
+
+    Args:
+        runs: from :func:`load_runs`.
+        cells: from :func:`ours_cells` with the same ``metric``.
+        metric: which val_acc is shown (``last`` or ``best`` epoch).
+    """
+    records = [{
+        "run": run.name, "model": run.model, "pre-training": run.pretrain, "dataset": run.dataset,
+        "LR": "?" if run.lr is None else f"{run.lr:g}", "progress": run.progress_text(),
+        f"val acc ({metric})": _num(run.accuracy(metric)), "test acc": _num(run.test_accuracy),
+        "status": run_status(run, cells),
+    } for run in runs]
+    return pd.DataFrame.from_records(records, index="run") if records else pd.DataFrame()
+
+
+OURS_NOTE = ("Ours: test accuracy (%) of the run chosen on the validation split ({metric} epoch's val_acc; "
+             "a holdout of train, DATA.VAL_SIZE, where the dataset has none), as the paper picks its "
+             "learning rate on held-out data and reports test accuracy. Only finished runs count.")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -317,18 +222,24 @@ def _claims() -> tuple[Claim, ...]:
 CLAIMS: tuple[Claim, ...] = _claims()
 
 
-def claim_table(claim: Claim, cells: dict[tuple[str, str, str], tuple[float, str]]) -> pd.DataFrame:
+def claim_table(claim: Claim, cells: dict[tuple[str, str, str], Cell]) -> pd.DataFrame:
     """The claim's table: one row per paper row, our row and difference; NaN where missing.
+
+    Our rows hold each cell's test accuracy (%) (see :func:`ours_cells`).
 
     Args:
         claim: one of :data:`CLAIMS`.
         cells: from :func:`ours_cells`.
+
+    Raises:
+        KeyError: a difference row names a row the claim does not have.
     """
     rows: dict[str, dict[str, float]] = {}
     for label, values in claim.paper_rows:
         rows[label] = {c: _num(values.get(c)) for c in claim.columns}
     for label, (model, data) in claim.ours_rows:
-        rows[label] = {c: _num(cells.get((model, data, c), (None,))[0]) for c in claim.columns}
+        rows[label] = {c: _num(cells[(model, data, c)].test if (model, data, c) in cells else None)
+                       for c in claim.columns}
     for a, b in claim.differences:
         if a not in rows or b not in rows:
             raise KeyError(f"Difference row of claim {claim.key!r} names an unknown row: {a!r} or {b!r}.")
@@ -336,6 +247,36 @@ def claim_table(claim: Claim, cells: dict[tuple[str, str, str], tuple[float, str
     df = pd.DataFrame.from_dict(rows, orient="index", columns=list(claim.columns))
     df.columns = [P.COLUMNS[c] for c in claim.columns]
     return df
+
+
+def claim_note(claim: Claim, runs: list[Run], cells: dict[tuple[str, str, str], Cell],
+               metric: str = "last") -> str:
+    """The text under a claim's table: what "ours" is, which run fills each of our cells, which
+    matching runs are unfinished (and so not counted), and what the paper's rows allow.
+
+    Args:
+        claim: one of :data:`CLAIMS`.
+        runs: from :func:`load_runs`.
+        cells: from :func:`ours_cells` with the same ``metric``.
+        metric: ``last`` or ``best``, as given to :func:`ours_cells`.
+    """
+    wanted = {(model, data) for _label, (model, data) in claim.ours_rows}
+    columns = set(claim.columns)
+    lines = [OURS_NOTE.format(metric=metric)]
+    chosen = [f"{model} ({data}), {P.COLUMNS[col]}: {cell.run} (val {cell.val:.2f}, "
+              f"test {format_cell(cell.test)}, chosen from {len(cell.candidates)} finished run"
+              f"{'s' if len(cell.candidates) != 1 else ''})"
+              for (model, data, col), cell in sorted(cells.items()) if (model, data) in wanted and col in columns]
+    if chosen:
+        lines.append("Chosen runs: " + "; ".join(chosen) + ".")
+    unfinished = [f"{run.name} ({run.model} ({run.pretrain}), {run.dataset}: {run.progress_text()})"
+                  for run in runs if not run.finished and (run.model, run.pretrain) in wanted
+                  and run.column in columns]
+    if unfinished:
+        lines.append("Unfinished, not counted: " + "; ".join(unfinished) + ".")
+    if claim.note:
+        lines.append(claim.note)
+    return "\n\n".join(lines)
 
 
 def _num(value) -> float:
@@ -351,11 +292,11 @@ def training_time_table(runs: list[Run]) -> pd.DataFrame:
     records = []
     for run in runs:
         ips = run.median("images_per_sec")
-        batch = int(_get(run.config, "DATA.BATCH_SIZE", 0) or 0) * int(
-            _get(run.config, "TRAIN.ACCUMULATION_STEPS", 1) or 1)
+        batch = int(config_get(run.config, "DATA.BATCH_SIZE", 0) or 0) * int(
+            config_get(run.config, "TRAIN.ACCUMULATION_STEPS", 1) or 1)
         records.append({
             "run": run.name, "model": run.model, "pre-training": run.pretrain, "dataset": run.dataset,
-            "finished": "yes" if run.finished else "no", "epochs": len(run.metrics), "batch": batch,
+            "finished": "yes" if run.finished else "no", "progress": run.progress_text(), "batch": batch,
             "train time (s)": _num(run.total("epoch_time")),
             "median epoch (s)": _num(run.median("epoch_time")),
             "images/s": _num(ips),
@@ -393,101 +334,42 @@ def lr_grid_cost_table(runs: list[Run]) -> pd.DataFrame:
 # -------------------------------------------------------------------------------------------------
 # Output
 # -------------------------------------------------------------------------------------------------
-def format_cell(value, difference: bool = False) -> str:
-    """``—`` for missing, ``+1.23`` for differences, ``98.13`` for accuracies, text unchanged."""
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:+.2f}" if difference else f"{value:.2f}"
-
-
-def to_markdown(df: pd.DataFrame, title: str = "", note: str = "") -> str:
-    """A GitHub Markdown table (missing cells as ``—``); difference rows hold ``−`` in their label."""
-    lines = [f"## {title}", ""] if title else []
-    if df.empty:
-        return "\n".join(lines + ["(no runs)", ""])
-    lines.append("| " + " | ".join([df.index.name or ""] + [str(c) for c in df.columns]) + " |")
-    lines.append("| " + " | ".join([":--"] + ["--:"] * len(df.columns)) + " |")
-    for label, row in df.iterrows():
-        diff = " − " in str(label)
-        lines.append("| " + " | ".join([str(label)] + [format_cell(v, diff) for v in row]) + " |")
-    if note:
-        lines += ["", note]
-    return "\n".join(lines) + "\n"
-
-
-def to_png(df: pd.DataFrame, path: str, title: str = "") -> None:
-    """The table as an annotated grid: accuracy rows shaded by value, difference rows green/red.
-
-    Args:
-        df: a table from this module (rows with `` − `` in the label are differences).
-        path: PNG file to write.
-        title: figure title.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows, cols = max(1, len(df.index)), max(1, len(df.columns))
-    fig = plt.figure(figsize=(3.6 + 1.1 * cols, 0.8 + 0.24 * rows))
-    ax = fig.add_axes((0.42 if len(df.columns) < 8 else 0.36, 0.02, 0.56, 0.9 - 0.2 / rows))
-    colours = np.ones((rows, cols, 3))
-    numeric = df.apply(pd.to_numeric, errors="coerce") if not df.empty else df
-    for i, (label, row) in enumerate(numeric.iterrows()):
-        diff = " − " in str(label)
-        for j, v in enumerate(row):
-            if isinstance(v, float) and not math.isnan(v):
-                if diff:
-                    colours[i, j] = (0.80, 0.93, 0.80) if v > 0 else (0.97, 0.82, 0.82) if v < 0 else (1, 1, 1)
-                else:
-                    colours[i, j] = (0.86, 0.90, 0.97)
-    ax.imshow(colours, aspect="auto", interpolation="nearest")
-    for i, (label, row) in enumerate(df.iterrows()):
-        for j, v in enumerate(row):
-            ax.text(j, i, format_cell(v, " − " in str(label)), ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(df.columns)), [str(c) for c in df.columns], fontsize=7)
-    ax.set_yticks(range(len(df.index)), [str(i) for i in df.index], fontsize=7)
-    ax.xaxis.tick_top()
-    ax.tick_params(length=0)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def build_tables(runs_dir: str, out_dir: str, metric: str = "last") -> dict[str, pd.DataFrame]:
     """Write every claim's table, the training-time table and the LR-grid cost to ``out_dir``.
 
-    Files: ``<name>.md`` and ``<name>.png`` per table, and ``README.md`` joining the Markdown.
-    Returns the tables by name.
+    Files: ``<name>.md`` and ``<name>.png`` per table (the claims, ``runs``, ``training_time``,
+    ``lr_grid_cost``), and ``README.md`` joining the Markdown. Returns the tables by name.
 
     Args:
         runs_dir: folder of run folders.
         out_dir: where the tables go (created).
-        metric: ``last`` or ``best`` epoch's ``val_acc`` per run.
+        metric: ``last`` or ``best`` epoch's ``val_acc`` chooses among a grid's runs.
+
+    Raises:
+        FileNotFoundError: ``runs_dir`` is not a folder.
     """
     runs = load_runs(runs_dir)
     cells = ours_cells(runs, metric)
     os.makedirs(out_dir, exist_ok=True)
     tables: dict[str, tuple[pd.DataFrame, str, str]] = {}
     for claim in CLAIMS:
-        tables[claim.key] = (claim_table(claim, cells), claim.title, claim.note)
+        tables[claim.key] = (claim_table(claim, cells), claim.title, claim_note(claim, runs, cells, metric))
+    tables["runs"] = (runs_table(runs, cells, metric), "Every run found, and whether it counts",
+                      OURS_NOTE.format(metric=metric))
     tables["training_time"] = (training_time_table(runs), "Training time of our runs", "")
     tables["lr_grid_cost"] = (
         lr_grid_cost_table(runs), "Cost of the paper's learning-rate grid at our measured speed",
         f"Paper: batch {P.FINETUNE_BATCH_SIZE}, steps and learning rates of its Table 4; our step time "
         f"is {P.FINETUNE_BATCH_SIZE} / images_per_sec (median over epochs).")
-    summary = [f"# ViT claims: paper vs ours ({len(runs)} runs found in {runs_dir}, metric: {metric} val_acc)", ""]
+    found = f"{len(runs)} run{'' if len(runs) == 1 else 's'} found in {runs_dir}"
+    finished = sum(run.finished for run in runs)
+    summary = [f"# ViT claims: paper vs ours ({found}, {finished} finished; "
+               f"ours = test accuracy of the run chosen by its {metric} epoch's val_acc)", ""]
     for name, (df, title, note) in tables.items():
         text = to_markdown(df, title, note)
         with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
             f.write(text)
-        to_png(df, os.path.join(out_dir, f"{name}.png"), title)
+        to_png(df, os.path.join(out_dir, f"{name}.png"), title, note, shade=name.startswith("claim"))
         summary.append(text)
     with open(os.path.join(out_dir, "README.md"), "w") as f:
         f.write("\n".join(summary))
@@ -499,7 +381,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("claims", help="tables of the ViT paper's claims vs our runs")
     p.add_argument("runs_dir", metavar="RUNS_DIR", help="folder holding run folders (e.g. output/)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the tables and PNGs go")
-    p.add_argument("--metric", choices=METRICS, default="last", help="which epoch's val_acc a run gives")
+    p.add_argument("--metric", choices=METRICS, default="last",
+                   help="which epoch's val_acc chooses among a grid's runs (the cell shows the chosen run's test_acc)")
 
     def run(args: argparse.Namespace) -> int:
         tables = build_tables(args.runs_dir, args.out, args.metric)

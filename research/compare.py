@@ -11,20 +11,27 @@ validation accuracy per run).
 
 Augmentation ``on`` keeps the config's own augmentation keys; ``off`` turns every ``AUG`` key off
 (:data:`AUG_OFF`).
+
+The sweep works from any directory (:mod:`research.paths`): ``--configs`` and ``--main`` are looked
+up relative to the current directory, then to the repository root; ``main.py`` runs from the
+repository root, so the configs' relative paths (``DATA.ROOT``) mean what they mean there; the
+default ``--output`` is ``output/compare`` under the repository root, and an ``--output`` you type
+is relative to the current directory, like any folder named on a command line.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import os
-import shlex
 import subprocess
 import sys
 from collections import defaultdict
 
 import pandas as pd
 
-from research.claims import Run, load_runs, to_markdown
+from research.render import to_markdown
+from research.runs import Run, load_runs
+from research.paths import MAIN, REPO, find_file, shell_line
 
 # --opts that switch off every train-time augmentation of config.py's AUG section.
 AUG_OFF: tuple[str, ...] = (
@@ -51,24 +58,28 @@ def run_name(cfg_path: str, lr: float, batch_size: int, aug: str) -> str:
 
 
 def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int], augs: list[str],
-                   output: str, extra_opts: list[str] = (), main: str = "main.py") -> list[tuple[str, list[str]]]:
-    """(run name, argv) for every point of the grid, in a fixed order.
+                   output: str, extra_opts: list[str] = (), main: str = str(MAIN)) -> list[tuple[str, list[str]]]:
+    """(run name, argv) for every point of the grid, in a fixed order; every path in argv is absolute.
 
     Args:
-        configs: YAML config files.
+        configs: YAML config files (relative to the current directory or to the repository root).
         lrs: learning rates (``TRAIN.LR``).
         batch_sizes: ``DATA.BATCH_SIZE`` values.
         augs: any of ``on`` and ``off``.
-        output: ``OUTPUT`` folder of every run.
+        output: ``OUTPUT`` folder of every run (relative to the current directory).
         extra_opts: more ``KEY VALUE`` pairs for every run (e.g. ``TRAIN.EPOCHS 5``).
-        main: the training script.
+        main: the training script (default: the repository's ``main.py``).
+
+    Raises:
+        ValueError: an ``--aug`` value other than on/off, or an odd number of ``--opts`` items.
+        FileNotFoundError: a config or the training script is in neither place.
     """
     for aug in augs:
         if aug not in ("on", "off"):
             raise ValueError(f"--aug value {aug!r} is not 'on' or 'off'; write e.g. --aug on,off.")
-    for cfg in configs:
-        if not os.path.isfile(cfg):
-            raise FileNotFoundError(f"Sweep config {cfg!r} does not exist; pass files under configs/compare/.")
+    configs = [find_file(cfg, "config", "--configs", "configs/compare/swin_cifar10.yaml") for cfg in configs]
+    main = find_file(main, "training script", "--main", "main.py")
+    output = os.path.abspath(output)
     if len(extra_opts) % 2:
         raise ValueError(f"--opts takes KEY VALUE pairs; got an odd number of items: {list(extra_opts)}.")
     commands = []
@@ -83,18 +94,19 @@ def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int],
 
 def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool = False,
               skip_done: bool = True) -> dict[str, int]:
-    """Run each command in turn (a failure does not stop the sweep); returns exit codes by run name.
+    """Run each command in turn from the repository root (a failure does not stop the sweep);
+    returns exit codes by run name.
 
     Args:
         commands: from :func:`sweep_commands`.
         output: the runs' ``OUTPUT`` folder (to find finished runs).
-        dry_run: print the commands, run nothing.
+        dry_run: print the commands (each with the ``cd`` that reproduces it anywhere), run nothing.
         skip_done: skip a run whose folder already holds a finished run.
     """
     done = {r.name for r in load_runs(output) if r.finished} if skip_done and os.path.isdir(output) else set()
     codes: dict[str, int] = {}
     for i, (name, argv) in enumerate(commands, 1):
-        line = shlex.join(argv)
+        line = shell_line(argv)
         if dry_run:
             print(line)
             continue
@@ -103,7 +115,7 @@ def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool 
             codes[name] = 0
             continue
         print(f"[{i}/{len(commands)}] {line}", flush=True)
-        codes[name] = subprocess.call(argv)
+        codes[name] = subprocess.call(argv, cwd=REPO)
         if codes[name]:
             print(f"[{i}/{len(commands)}] {name} failed with exit code {codes[name]}", flush=True)
     return codes
@@ -119,12 +131,67 @@ def _series(run: Run, key: str) -> tuple[list[float], list[float]]:
 
 
 def summary_table(runs: list[Run]) -> pd.DataFrame:
-    """Per run: dataset, model, epochs, best and last validation accuracy (percent)."""
+    """Per run: dataset, model, progress (``6/500 steps``, so an unfinished run shows as one), best and
+    last validation accuracy (percent)."""
     records = [{
         "run": r.name, "dataset": r.dataset, "model": r.model, "pre-training": r.pretrain,
-        "epochs": len(r.metrics), "best val acc": r.accuracy("best"), "last val acc": r.accuracy("last"),
+        "progress": r.progress_text(), "finished": "yes" if r.finished else "no",
+        "best val acc": r.accuracy("best"), "last val acc": r.accuracy("last"),
     } for r in runs]
     return pd.DataFrame.from_records(records, index="run") if records else pd.DataFrame()
+
+
+def run_label(run: Run) -> str:
+    """Legend label of a run: its folder name, the model it trained and the pre-training data, and
+    how far it got when it is unfinished.
+
+    E.g. ``swin_cifar10_lr0.001_bs128_augon (swin_tiny_patch4_window7_224, scratch)`` or
+    ``vitb16_pets (ViT-B/16, I21k; unfinished: 6/500 steps)``.
+    """
+    model = run.model or str(run.config.get("MODEL", {}).get("NAME", "") or "?")
+    unfinished = "" if run.finished else f"; unfinished: {run.progress_text()}"
+    return f"{run.name} ({model}, {run.pretrain}{unfinished})"
+
+
+_PANELS = (("train_acc", "train accuracy"), ("val_acc", "val accuracy"),
+           ("train_loss", "train loss"), ("val_loss", "val loss"))
+
+
+def curves_figure(dataset: str, group: list[Run]):
+    """Accuracy and loss (train and val) against the epoch, one line per run, for one dataset.
+
+    Args:
+        dataset: the runs' ``DATA.DATASET`` (in the title).
+        group: the runs to draw.
+
+    Returns:
+        The matplotlib figure (the caller saves and closes it): a 2x2 grid with whole-number epoch
+        ticks and one legend under it naming each run with its model (:func:`run_label`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
+    handles: dict[str, object] = {}
+    for ax, (key, title) in zip(axes.flat, _PANELS):
+        for i, run in enumerate(group):
+            xs, ys = _series(run, key)
+            if ys:
+                (line,) = ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=f"C{i % 10}",
+                                  label=run_label(run))
+                handles.setdefault(line.get_label(), line)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.grid(alpha=0.3)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2, fontsize=7,
+                   frameon=False)
+    fig.suptitle(f"{dataset}: {len(group)} run{'s' if len(group) != 1 else ''}")
+    return fig
 
 
 def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
@@ -133,10 +200,10 @@ def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
     Args:
         runs_dir: folder of run folders.
         out_dir: where ``curves_<dataset>.png`` and ``summary.md`` go.
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
+    Raises:
+        FileNotFoundError: ``runs_dir`` is not a folder.
+    """
     import matplotlib.pyplot as plt
 
     runs = [r for r in load_runs(runs_dir) if r.metrics]
@@ -145,24 +212,8 @@ def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
     for run in runs:
         by_dataset[run.dataset or "unknown"].append(run)
     paths = []
-    panels = (("train_acc", "train accuracy"), ("val_acc", "val accuracy"),
-              ("train_loss", "train loss"), ("val_loss", "val loss"))
     for dataset, group in sorted(by_dataset.items()):
-        fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-        for ax, (key, title) in zip(axes.flat, panels):
-            for run in group:
-                xs, ys = _series(run, key)
-                if ys:
-                    ax.plot(xs, ys, marker="." if len(xs) < 30 else None, label=run.name)
-            ax.set_title(title)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        if not handles:
-            handles, labels = axes.flat[1].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
-        fig.suptitle(f"{dataset}: {len(group)} runs")
-        fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 1) // 2), 1, 1))
+        fig = curves_figure(dataset, group)
         path = os.path.join(out_dir, f"curves_{dataset}.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -179,10 +230,11 @@ def register(subparsers) -> None:
     p.add_argument("--lrs", required=True, help="comma-separated learning rates, e.g. 1e-3,5e-4")
     p.add_argument("--batch-sizes", required=True, help="comma-separated batch sizes, e.g. 64,128")
     p.add_argument("--aug", default="on", help="on, off or on,off (off turns every AUG key off)")
-    p.add_argument("--output", default="output/compare", help="OUTPUT folder of the runs")
+    p.add_argument("--output", default=str(REPO / "output" / "compare"),
+                   help="OUTPUT folder of the runs (default: output/compare in the repository)")
     p.add_argument("--curves-out", default="", help="folder of the curves (default: OUTPUT/curves)")
     p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="more overrides for every run")
-    p.add_argument("--main", default="main.py", help="training script (default main.py)")
+    p.add_argument("--main", default=str(MAIN), help="training script (default: the repository's main.py)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--no-skip", action="store_true", help="rerun runs that finished already")
 

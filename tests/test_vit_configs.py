@@ -54,7 +54,8 @@ def test_lr_grid_dry_run_prints_one_command_per_rate(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4
     for line, lr, gpu in zip(lines, ["0.001", "0.003", "0.01", "0.03"], "0101"):
-        assert line.startswith(f"CUDA_VISIBLE_DEVICES={gpu} ") and "main.py --cfg " + cfg in line
+        # runnable from any directory: main.py runs from the repository root, the config by absolute path
+        assert line.startswith(f"cd {REPO} && CUDA_VISIBLE_DEVICES={gpu} ") and f"main.py --cfg {REPO / cfg}" in line
         assert f"TRAIN.LR {lr} RUN_NAME vit_b16_oxford_pets_ft384_lr{lr}" in line and "DATA.BATCH_SIZE 32" in line
     assert lr_grid.default_grid("medium_imagenet") == [0.003, 0.01, 0.03, 0.06]
 
