@@ -2,7 +2,7 @@
 
     python main.py --cfg configs/lenet_digits.yaml [--opts KEY VALUE ...]
     python main.py --cfg CFG --resume output/<run>/checkpoint_last.pth     # exact resume
-    python main.py --cfg CFG --resume CKPT --eval                          # validate + submission.csv only
+    python main.py --cfg CFG --resume CKPT --eval                          # validate + submission.csv into <run>/eval/
     python main.py --cfg CFG --throughput                                  # images/s per batch size
     torchrun --nproc_per_node 2 main.py --cfg CFG                          # data parallel (gloo on CPU)
 
@@ -26,11 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from config import ConfigError, add_config_args, load_config
+from config import ConfigError, add_config_args, check_model_input, config_diff, load_config
 from data.base import DatasetError
-from data.build import build_loader
+from data.build import build_loader, set_train_epoch
 from engine import distributed as dist_utils
-from engine.checkpoint import CheckpointNotFoundError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.checkpoint import (CheckpointMismatchError, CheckpointNotFoundError, load_checkpoint, rank_rng_states,
+                               restore_rank_rng_state, save_checkpoint)
 from engine.optim import build_optimizer, build_scheduler, total_steps
 from engine.profile import count_flops, count_parameters, measure_throughput, peak_memory_mb
 from engine.registry import UnknownNameError
@@ -41,7 +42,8 @@ from models.vit_zoo import PretrainedWeightsError
 
 # Mistakes in what the user asked for (config, data path, names, weights, checkpoint): the CLI
 # prints their message, which names the value and the fix, without a traceback.
-USER_ERRORS = (ConfigError, DatasetError, UnknownNameError, PretrainedWeightsError, CheckpointNotFoundError)
+USER_ERRORS = (ConfigError, DatasetError, UnknownNameError, PretrainedWeightsError, CheckpointNotFoundError,
+               CheckpointMismatchError)
 
 
 @dataclass
@@ -51,7 +53,8 @@ class TrainState:
     epoch: int = 0  # epochs finished
     step: int = 0  # optimizer steps taken
     best_acc: float = 0.0  # best validation top-1 so far
-    history: list = field(default_factory=list)
+    history: list = field(default_factory=list)  # the metrics.jsonl records of the epochs done
+    best_epoch: int = 0  # epoch of best_acc; 0 before the first validation (so a first 0.0 counts as best)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,17 +103,22 @@ def run_dir(cfg) -> str:
 
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, device, state: TrainState,
                     max_steps: int, log) -> dict:
-    """One pass over the train loader; returns mean loss, accuracy (on the unmixed labels) and speed.
+    """One pass over the train loader; returns mean loss, accuracy (on the unmixed labels), speed and
+    ``lr``, the learning rate of the epoch's last optimizer step.
 
-    Steps the optimizer every ``TRAIN.ACCUMULATION_STEPS`` micro-batches (clipping the global
-    gradient norm first when ``TRAIN.CLIP_GRAD`` > 0) and the schedule after every optimizer step;
-    stops early once ``max_steps`` optimizer steps have been taken.
+    Steps the optimizer every ``TRAIN.ACCUMULATION_STEPS`` micro-batches and on the epoch's last
+    micro-batch (a shorter last group, as timm's and Hugging Face's trainers do; each micro-batch's
+    loss is divided by the size of its group, so every group's gradient is a mean). Clips the global
+    gradient norm first when ``TRAIN.CLIP_GRAD`` > 0. Before optimizer step ``s`` the schedule is set
+    to its value at ``s`` (``scheduler.step_update(s)``, see ``engine.optim.build_scheduler``).
+    Stops early once ``max_steps`` optimizer steps have been taken.
     """
     model.train()
     accum = cfg.TRAIN.ACCUMULATION_STEPS
+    n_batches = len(loader)
     loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
+    seen, lr = 0, optimizer.param_groups[0]["lr"]
     start = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {state.epoch + 1} train", leave=False, disable=progress_off(cfg))
     optimizer.zero_grad(set_to_none=True)
@@ -119,7 +127,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, 
         targets = labels
         if mixup_fn is not None:
             images, targets = mixup_fn(images, labels)
-        last_micro = (i + 1) % accum == 0
+        group = min(accum, n_batches - i // accum * accum)  # micro-batches in this optimizer step
+        last_micro = (i + 1) % accum == 0 or i + 1 == n_batches
         sync = model.no_sync() if (not last_micro and isinstance(model, nn.parallel.DistributedDataParallel)) \
             else contextlib.nullcontext()
         with sync:
@@ -127,30 +136,36 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, 
                 logits = model(images)
                 loss = F.cross_entropy(logits.float(), targets, label_smoothing=cfg.TRAIN.LABEL_SMOOTHING
                                        if mixup_fn is None else 0.0)
-            scaler.scale(loss / accum).backward()
+            scaler.scale(loss / group).backward()
         if last_micro:
-            if cfg.TRAIN.CLIP_GRAD > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.TRAIN.CLIP_GRAD)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
-            scheduler.step_update(state.step)
+            optimizer_step(model, optimizer, scheduler, scaler, cfg, state)
+            lr = optimizer.param_groups[0]["lr"]
         n = images.shape[0]
         loss_sum += loss.detach() * n
         correct += (logits.argmax(1) == labels).sum()
         seen += n
         if cfg.PRINT_FREQ and (i + 1) % cfg.PRINT_FREQ == 0:
-            log(f"epoch {state.epoch + 1} step {state.step} loss {loss.item():.4f} lr {optimizer.param_groups[0]['lr']:.3g}")
+            log(f"epoch {state.epoch + 1} step {state.step} loss {loss.item():.4f} lr {lr:.3g}")
         if not bar.disable:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if last_micro and state.step >= max_steps:
             break
     elapsed = time.perf_counter() - start
     loss_sum, correct, seen = dist_utils.all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+    return {"lr": lr, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
             "epoch_time": elapsed, "images_per_sec": seen / elapsed}
+
+
+def optimizer_step(model, optimizer, scheduler, scaler, cfg, state: TrainState) -> None:
+    """Optimizer step ``state.step + 1`` at the schedule's LR for that step, after optional clipping."""
+    scheduler.step_update(state.step + 1)
+    if cfg.TRAIN.CLIP_GRAD > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.TRAIN.CLIP_GRAD)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    state.step += 1
 
 
 @torch.no_grad()
@@ -200,14 +215,18 @@ def evaluate(model, loader, cfg, device, out_dir: str, num_classes: int, log) ->
 
 
 def throughput(model, cfg, device, log) -> list[dict]:
-    """Images/second for inference and training at batch sizes 1, 2, 4, ... until out of memory."""
-    return measure_throughput(model, cfg.DATA.IMG_SIZE, device, cfg.EVAL.THROUGHPUT_MAX_BATCH, log=log)
+    """Images/second for inference and training at batch sizes 1, 2, 4, ... up to
+    ``EVAL.THROUGHPUT_MAX_BATCH`` or the largest batch that fits in memory, under ``TRAIN.AMP``."""
+    return measure_throughput(model, cfg.DATA.IMG_SIZE, device, cfg.EVAL.THROUGHPUT_MAX_BATCH, log=log,
+                              autocast=lambda: autocast(cfg, device))
 
 
 def checkpoint_state(model, optimizer, scheduler, scaler, state: TrainState, cfg) -> dict:
+    """Everything an exact resume needs. A collective under DDP (every rank's RNG states are
+    gathered), so every rank calls it; only rank 0 writes the result."""
     return {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-            "train_state": vars(state), "rng": rng_state(), "config": cfg.dump()}
+            "train_state": vars(state), "rng": rank_rng_states(), "config": cfg.dump()}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -222,9 +241,177 @@ def save_epoch(out_dir: str, ckpt: dict, state: TrainState, cfg, is_best: bool, 
         save_checkpoint(os.path.join(out_dir, f"checkpoint_epoch{state.epoch:03d}.pth"), ckpt)
 
 
+# Keys a resumed run may change: where and how it loads, logs and evaluates, not what it trains.
+RESUME_FREE_KEYS = ("OUTPUT", "RUN_NAME", "PROGRESS", "PRINT_FREQ", "SAVE_FREQ", "WANDB.", "DATA.ROOT",
+                    "DATA.DOWNLOAD", "DATA.NUM_WORKERS", "DATA.PERSISTENT_WORKERS", "DATA.PIN_MEMORY",
+                    "DATA.EVAL_BATCH_SIZE", "EVAL.", "DEVICE", "TRAIN.VAL_FREQ", "MODEL.COMPILE", "DETERMINISTIC")
+# Keys that extend a run: applied on resume, with the schedule rebuilt for the new length.
+RESUME_LENGTH_KEYS = ("TRAIN.EPOCHS", "TRAIN.STEPS")
+# Keys that decide the shape of a checkpoint's weights: --eval refuses a checkpoint that differs in them.
+MODEL_KEYS = ("MODEL.NAME", "MODEL.NUM_CLASSES", "MODEL.VIT.", "MODEL.HYBRID.", "MODEL.TIMM.")
+
+
+def _changes(diff: dict) -> str:
+    return ", ".join(f"{k} (checkpoint {old!r}, now {new!r})" for k, (old, new) in diff.items())
+
+
+def check_resume(ckpt, cfg, path: str, eval_only: bool) -> list[str]:
+    """Compare the checkpoint's config with this run's; return log lines for the changes applied.
+
+    A resume continues the same run: only output, logging, loader and evaluation keys may change,
+    and ``TRAIN.EPOCHS`` / ``TRAIN.STEPS`` may grow (the schedule is rebuilt for the new length).
+    Anything else raises ConfigError naming the keys and the way to do what was meant. For
+    ``--eval`` only the model's keys must match.
+    """
+    if not (isinstance(ckpt, dict) and {"model", "config", "train_state"} <= set(ckpt)):
+        raise CheckpointMismatchError(
+            f"--resume {path}: not a checkpoint written by main.py (no model, config and train_state); to start "
+            f"from these weights use --opts MODEL.PRETRAINED {path} without --resume.")
+    diff = config_diff(ckpt["config"], cfg)
+    if eval_only:
+        bad = {k: v for k, v in diff.items() if k.startswith(MODEL_KEYS)}
+        if bad:
+            raise ConfigError(f"--eval --resume {path}: the checkpoint holds another model: {_changes(bad)}. "
+                              f"Evaluate it with its run's config: --cfg <its run folder>/config.yaml.")
+        return []
+    bad = {k: v for k, v in diff.items() if not k.startswith(RESUME_FREE_KEYS) and k not in RESUME_LENGTH_KEYS}
+    if bad:
+        raise ConfigError(
+            f"--resume {path}: this run's config differs from the checkpoint's in {_changes(bad)}; a resume "
+            f"continues the same run. To continue it, drop those overrides (or use --cfg <its run folder>/config.yaml); "
+            f"to train with the new values from these weights, start a new run: --opts MODEL.PRETRAINED {path} "
+            f"RUN_NAME <new name>, without --resume. On resume only TRAIN.EPOCHS / TRAIN.STEPS (to extend the run) "
+            f"and output, logging and loader keys may change.")
+    done = ckpt["train_state"]
+    t = cfg.TRAIN
+    if any(k in diff for k in RESUME_LENGTH_KEYS) and (
+            t.STEPS <= done["step"] if t.STEPS > 0 else t.EPOCHS <= done["epoch"]):
+        raise ConfigError(
+            f"--resume {path}: the checkpoint has trained {done['epoch']} epochs ({done['step']} steps), so "
+            f"TRAIN.EPOCHS {t.EPOCHS} / TRAIN.STEPS {t.STEPS} leaves nothing to train; give a longer run to extend it.")
+    return [f"resume applies {k} {old!r} -> {new!r}" + (" (schedule rebuilt for the new length from the "
+            "checkpoint's step)" if k in RESUME_LENGTH_KEYS else "") for k, (old, new) in diff.items()]
+
+
+def restore(ckpt: dict, model, optimizer, scaler, path: str, eval_only: bool, log) -> TrainState:
+    """Load the checkpoint into the model (and, to train on, the optimizer, scaler and this rank's
+    RNG states); returns its TrainState. The schedule is a function of the step and needs no state."""
+    try:
+        model.load_state_dict(ckpt["model"])
+        if not eval_only:
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scaler.load_state_dict(ckpt["scaler"])
+    except (RuntimeError, KeyError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointMismatchError(
+            f"--resume {path} does not fit this run's model or optimizer ({first}); resume with the run's own "
+            f"config (--cfg <its run folder>/config.yaml).") from e
+    state = TrainState(**ckpt["train_state"])
+    if "best_epoch" not in ckpt["train_state"] and state.epoch:  # a checkpoint from before best_epoch existed
+        state.best_epoch = state.epoch
+    if not eval_only and not restore_rank_rng_state(ckpt["rng"], dist_utils.rank(), dist_utils.world_size()):
+        log(f"the checkpoint was written by another number of processes; random streams start fresh "
+            f"(the resumed run is not bit-identical to an uninterrupted one)")
+    return state
+
+
+def load_weights_file(model: nn.Module, cfg, log) -> None:
+    """``MODEL.PRETRAINED`` for the models whose builders do not load it (the CNNs): a local file
+    holding a state dict, or a main.py checkpoint (its ``model``). Layers whose shape differs (a
+    head for another number of classes) keep their initialization."""
+    path = cfg.MODEL.PRETRAINED
+    if not path or cfg.MODEL.NAME.startswith(("vit", "hybrid", "timm")):
+        return
+    if not os.path.isfile(path):
+        raise ConfigError(f"MODEL.PRETRAINED {path!r} is not a file; MODEL.NAME {cfg.MODEL.NAME} loads weights only "
+                          f"from a local file (a state dict or a main.py checkpoint such as output/<run>/checkpoint_best.pth).")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("model", state) if isinstance(state, dict) else state
+    own = model.state_dict()
+    if not isinstance(state, dict) or set(state) != set(own):
+        raise CheckpointMismatchError(f"MODEL.PRETRAINED {path!r} does not hold {cfg.MODEL.NAME} weights (its keys differ "
+                                      f"from the model's); give a checkpoint of the same model.")
+    kept = [k for k in own if own[k].shape != state[k].shape]
+    model.load_state_dict({k: (own[k] if k in kept else state[k]) for k in own})
+    log(f"loaded weights from {path}" + (f"; kept the initialization of {', '.join(kept)} (other shape)" if kept else ""))
+
+
+def check_eval(args, cfg) -> None:
+    """``--eval`` needs trained weights: a checkpoint (``--resume``) or ``MODEL.PRETRAINED``."""
+    if args.eval and not args.resume and not cfg.MODEL.PRETRAINED:
+        raise ConfigError("--eval needs weights to evaluate, else it scores a random model: pass --resume "
+                          "output/<run>/checkpoint_best.pth, or --opts MODEL.PRETRAINED <file or timm tag>.")
+
+
+def output_dir(cfg, args) -> str:
+    """The run folder; ``--eval`` and ``--throughput`` write into their own sub-folder of it
+    (``eval/``, ``throughput/``) so they never overwrite a training run's files."""
+    base = run_dir(cfg)
+    if args.eval:
+        return os.path.join(base, "eval")
+    if args.throughput:
+        return os.path.join(base, "throughput")
+    return base
+
+
+def restore_metrics(out_dir: str, history: list[dict]) -> None:
+    """Rewrite ``metrics.jsonl`` as exactly the checkpoint's epochs (atomically): rows written after
+    the checkpoint (a kill during its write) go, rows of a resumed-into folder come from it."""
+    path = os.path.join(out_dir, "metrics.jsonl")
+    with open(f"{path}.tmp", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in history)
+    os.replace(f"{path}.tmp", path)
+
+
+def run_eval(model, data, cfg, device, out_dir: str, num_classes: int, log) -> dict:
+    """``--eval``: validate; predict the test split when ``EVAL.SUBMISSION``; results into ``out_dir``."""
+    results = validate(model, data.val, cfg, device)
+    log(f"val loss {results['val_loss']:.4f} acc {results['val_acc']:.4f} acc5 {results['val_acc5']:.4f}")
+    if cfg.EVAL.SUBMISSION:
+        results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
+    if dist_utils.is_main_process():
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def fit(model, data, optimizer, scheduler, scaler, cfg, device, state: TrainState, out_dir: str, recorder,
+        log) -> TrainState:
+    """Train epoch after epoch until the run's length; validate, log and checkpoint after each.
+
+    The record goes into the checkpoint's history before the checkpoint is written, and into
+    ``metrics.jsonl`` after, so a resume always finds the checkpoint's epochs there.
+    """
+    max_steps, epochs = total_steps(cfg, len(data.train))
+    main_proc = dist_utils.is_main_process()
+    while state.epoch < epochs and state.step < max_steps:
+        set_train_epoch(data, state.epoch, cfg.SEED)
+        stats = train_one_epoch(model, data.train, optimizer, scheduler, scaler, data.mixup_fn, cfg, device,
+                                state, max_steps, log)
+        state.epoch += 1
+        last = state.epoch >= epochs or state.step >= max_steps
+        if state.epoch % cfg.TRAIN.VAL_FREQ == 0 or last:
+            stats.update(validate(model, data.val, cfg, device))
+        is_best = "val_acc" in stats and (state.best_epoch == 0 or stats["val_acc"] > state.best_acc)
+        if is_best:
+            state.best_acc, state.best_epoch = stats["val_acc"], state.epoch
+        record = {"epoch": state.epoch, "step": state.step, **stats, "peak_mem_mb": peak_memory_mb(device)}
+        state.history.append(record)
+        ckpt = checkpoint_state(model, optimizer, scheduler, scaler, state, cfg)
+        if main_proc:
+            save_epoch(out_dir, ckpt, state, cfg, is_best, last)
+            recorder.log_epoch(record)
+            log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+    return state
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
+    check_model_input(cfg)
+    check_eval(args, cfg)
+    ckpt = load_checkpoint(args.resume) if args.resume else None
+    changes = check_resume(ckpt, cfg, args.resume, args.eval) if ckpt is not None else []
     device = pick_device(cfg.DEVICE)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -233,7 +420,7 @@ def main(argv: list[str] | None = None) -> dict:
     if cfg.DETERMINISTIC:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
-    out_dir = run_dir(cfg)
+    out_dir = output_dir(cfg, args)
     main_proc = dist_utils.is_main_process()
     if main_proc:
         os.makedirs(out_dir, exist_ok=True)
@@ -241,10 +428,14 @@ def main(argv: list[str] | None = None) -> dict:
             f.write(cfg.dump())
     logger = make_logger(out_dir if main_proc else None)
     log = logger.info if main_proc else (lambda *_: None)
+    for line in changes:
+        log(line)
 
     data = build_loader(cfg, distributed=distributed)
     num_classes = cfg.MODEL.NUM_CLASSES or data.num_classes
     model = build_model(cfg, num_classes).to(device)
+    if ckpt is None:
+        load_weights_file(model, cfg, log)
     if cfg.MODEL.CHANNELS_LAST:
         model = model.to(memory_format=torch.channels_last)
     n_params = count_parameters(model)
@@ -261,52 +452,26 @@ def main(argv: list[str] | None = None) -> dict:
     scheduler = build_scheduler(cfg, optimizer, len(data.train))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.TRAIN.AMP == "fp16")
     state = TrainState()
-    if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        model.load_state_dict(ckpt["model"])
-        if not args.eval:
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            scaler.load_state_dict(ckpt["scaler"])
-            state = TrainState(**ckpt["train_state"])
-            set_rng_state(ckpt["rng"])
-        log(f"resumed from {args.resume} (epoch {state.epoch}, step {state.step})")
+    if ckpt is not None:
+        state = restore(ckpt, model, optimizer, scaler, args.resume, args.eval, log)
+        log(f"{'evaluating' if args.eval else 'resumed from'} {args.resume} (epoch {state.epoch}, step {state.step})")
     if cfg.MODEL.COMPILE:
         model = torch.compile(model)
     if distributed:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     if args.eval:
-        results = validate(model, data.val, cfg, device)
-        log(f"val loss {results['val_loss']:.4f} acc {results['val_acc']:.4f} acc5 {results['val_acc5']:.4f}")
-        results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
-        return results
+        return run_eval(model, data, cfg, device, out_dir, num_classes, log)
 
-    max_steps, epochs = total_steps(cfg, len(data.train))
-    recorder = RunRecorder(out_dir, cfg, append=bool(args.resume) and os.path.exists(
-        os.path.join(out_dir, "metrics.jsonl"))) if main_proc else None
+    if main_proc and ckpt is not None:
+        restore_metrics(out_dir, state.history)
+    recorder = RunRecorder(out_dir, cfg, append=ckpt is not None) if main_proc else None
     if recorder:
         recorder.summary({"parameters": n_params, "flops": flops})
-    while state.epoch < epochs and state.step < max_steps:
-        if data.train_sampler is not None:
-            data.train_sampler.set_epoch(state.epoch)
-        elif getattr(data.train, "generator", None) is not None:
-            data.train.generator.manual_seed(cfg.SEED + state.epoch)  # same order on resume
-        stats = train_one_epoch(model, data.train, optimizer, scheduler, scaler, data.mixup_fn, cfg, device,
-                                state, max_steps, log)
-        state.epoch += 1
-        last = state.epoch >= epochs or state.step >= max_steps
-        if state.epoch % cfg.TRAIN.VAL_FREQ == 0 or last:
-            stats.update(validate(model, data.val, cfg, device))
-        is_best = stats.get("val_acc", -1.0) > state.best_acc
-        state.best_acc = max(state.best_acc, stats.get("val_acc", 0.0))
-        record = {"epoch": state.epoch, "step": state.step, "lr": optimizer.param_groups[0]["lr"], **stats,
-                  "peak_mem_mb": peak_memory_mb(device)}
-        if main_proc:
-            recorder.log_epoch(record)
-            save_epoch(out_dir, checkpoint_state(model, optimizer, scheduler, scaler, state, cfg), state, cfg,
-                       is_best, last)
-            log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+    try:
+        state = fit(model, data, optimizer, scheduler, scaler, cfg, device, state, out_dir, recorder, log)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(resume_hint(args, out_dir, state)) from None
 
     results = {"best_val_acc": state.best_acc, "epochs": state.epoch, "steps": state.step}
     if cfg.EVAL.SUBMISSION:
@@ -322,8 +487,23 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where to resume from."""
+
+
+def resume_hint(args, out_dir: str, state: TrainState) -> str:
+    """One line: the last checkpoint and the command that resumes from it, or that there is none."""
+    ckpt = os.path.join(out_dir, "checkpoint_last.pth")
+    if not os.path.isfile(ckpt):
+        return f"interrupted in epoch {state.epoch + 1} before the first checkpoint; nothing to resume, start again"
+    opts = f" --opts {' '.join(args.opts)}" if args.opts else ""
+    return (f"interrupted in epoch {state.epoch + 1}; {ckpt} holds epoch {state.epoch}. Resume with: python main.py "
+            f"--cfg {args.cfg}{opts} --resume {ckpt}")
+
+
 def cli(argv: list[str] | None = None) -> int:
-    """``python main.py``: run ``main``; a mistake in the user's input prints one message and exits 2.
+    """``python main.py``: run ``main``; a mistake in the user's input prints one message and exits 2;
+    Ctrl-C prints one line saying where to resume from and exits 130.
 
     Set ``VISION_ZOO_TRACEBACK=1`` to see the full traceback of such errors too.
     """
@@ -334,6 +514,12 @@ def cli(argv: list[str] | None = None) -> int:
             raise
         print(f"main.py: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:
+        if os.environ.get("VISION_ZOO_TRACEBACK"):
+            raise
+        line = str(e) if isinstance(e, TrainingInterrupted) else "interrupted before training started; nothing to resume"
+        print(f"main.py: {line}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -36,7 +36,7 @@ import data.datasets  # noqa: F401  (registers cifar10, cifar100, oxford_pets, f
 import data.medium_imagenet  # noqa: F401  (registers medium_imagenet)
 from data.base import SPLITS, TransformedDataset, check_split, collate
 from data.registry import DATASETS
-from data.samplers import ShardedEvalSampler
+from data.samplers import EpochSeededDataset, ShardedEvalSampler
 from data.transforms import build_mixup, build_transform, is_batchable, resolve_mean_std
 
 try:
@@ -45,7 +45,7 @@ except ModuleNotFoundError as e:
     if e.name != "data.research_datasets":
         raise
 
-__all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform"]
+__all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform", "set_train_epoch"]
 
 
 @dataclass
@@ -53,9 +53,11 @@ class DataBundle:
     """Everything ``main.py`` needs from the data side.
 
     Attributes:
-        train: shuffled loader; its order and worker seeds come from ``train.generator``, seeded
-            with ``cfg.SEED`` (re-seed it per epoch, e.g. ``SEED + epoch``, or save its state, for
-            an exact resume); drops the last partial batch when mixup/cutmix is on.
+        train: shuffled loader; its order comes from ``train.generator``, seeded with ``cfg.SEED``
+            (re-seed it per epoch, e.g. ``SEED + epoch``), its augmentation from ``(SEED, epoch,
+            batch)`` through ``train.dataset`` (a ``data.samplers.EpochSeededDataset``): call
+            :func:`set_train_epoch` before each epoch; drops the last partial batch when
+            mixup/cutmix is on.
         val: loader in fixed order.
         test: loader in test-set order (submission Ids 0..N-1); labels -1 when unlabeled.
         num_classes: number of classes.
@@ -126,6 +128,7 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
         raise ValueError(f"AUG.MIXUP/AUG.CUTMIX need an even DATA.BATCH_SIZE (timm mixes pairs); got {batch}.")
     options = _loader_options(cfg)
     generator = torch.Generator().manual_seed(cfg.SEED)
+    train_set = EpochSeededDataset(train_set, cfg.SEED)  # augmentation from (SEED, epoch, batch): exact resume
     train_sampler = DistributedSampler(train_set, shuffle=True, seed=cfg.SEED) if distributed else None
     train = DataLoader(train_set, batch, shuffle=train_sampler is None, sampler=train_sampler,
                        drop_last=mixup_fn is not None, generator=generator, **options)
@@ -149,3 +152,17 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
         mixup_fn=mixup_fn,
         train_sampler=train_sampler,
     )
+
+
+def set_train_epoch(bundle: DataBundle, epoch: int, seed: int) -> None:
+    """Make the train loader's order and augmentation those of ``epoch`` (0-based), resumed or not.
+
+    Order: ``DistributedSampler.set_epoch`` under DDP, else the loader's generator re-seeded with
+    ``seed + epoch``. Augmentation: ``EpochSeededDataset.set_epoch`` (reaches persistent workers).
+    """
+    if bundle.train_sampler is not None:
+        bundle.train_sampler.set_epoch(epoch)
+    elif getattr(bundle.train, "generator", None) is not None:
+        bundle.train.generator.manual_seed(seed + epoch)
+    if hasattr(bundle.train.dataset, "set_epoch"):
+        bundle.train.dataset.set_epoch(epoch)
