@@ -275,6 +275,10 @@ def check_resume(ckpt, cfg, path: str, eval_only: bool) -> list[str]:
                               f"Evaluate it with its run's config: --cfg <its run folder>/config.yaml.")
         return []
     bad = {k: v for k, v in diff.items() if not k.startswith(RESUME_FREE_KEYS) and k not in RESUME_LENGTH_KEYS}
+    if any(k.startswith(MODEL_KEYS) for k in bad):
+        raise ConfigError(
+            f"--resume {path}: the checkpoint holds another model: {_changes(bad)}. Resume it with its own config "
+            f"(--cfg <its run folder>/config.yaml), or train the new model as a new run (another RUN_NAME, without --resume).")
     if bad:
         raise ConfigError(
             f"--resume {path}: this run's config differs from the checkpoint's in {_changes(bad)}; a resume "

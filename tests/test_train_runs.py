@@ -84,12 +84,15 @@ def test_extending_a_finished_run_rebuilds_the_schedule(two_epochs, tmp_path):
 
 # --- 2. resume with another model or optimizer ---------------------------------------------------
 
-@pytest.mark.parametrize("opts, key", [(["MODEL.NAME", "resnet18"], "MODEL.NAME (checkpoint 'lenet', now 'resnet18')"),
-                                       (["TRAIN.OPTIMIZER", "sgd"], "TRAIN.OPTIMIZER (checkpoint 'adamw', now 'sgd')")])
-def test_resume_with_another_model_or_optimizer(two_epochs, tmp_path, capsys, monkeypatch, opts, key):
+@pytest.mark.parametrize("opts, key, fix", [
+    (["MODEL.NAME", "resnet18"], "MODEL.NAME (checkpoint 'lenet', now 'resnet18')", "as a new run"),
+    (["TRAIN.OPTIMIZER", "sgd"], "TRAIN.OPTIMIZER (checkpoint 'adamw', now 'sgd')", "MODEL.PRETRAINED"),
+])
+def test_resume_with_another_model_or_optimizer(two_epochs, tmp_path, capsys, monkeypatch, opts, key, fix):
     rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "x", "TRAIN.EPOCHS", "2", *opts,
                                                   args=["--resume", str(two_epochs / "checkpoint_last.pth")]))
     assert rc == 2 and len(err) == 1 and err[0].startswith("main.py: error: ") and key in err[0], err
+    assert fix in err[0] and "Traceback" not in err[0]
 
 
 def test_resume_from_a_bare_state_dict_or_another_models_checkpoint(two_epochs, tmp_path, capsys, monkeypatch):
