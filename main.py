@@ -7,7 +7,9 @@
     torchrun --nproc_per_node 2 main.py --cfg CFG                          # data parallel (gloo on CPU)
 
 The run folder ``OUTPUT/RUN_NAME`` receives config.yaml, log.txt, metrics.jsonl, checkpoints,
-curves.png, submission.csv and test_logits.npy.
+curves.png, submission.csv and test_logits.npy; ``--eval`` and ``--throughput`` write into its
+``eval/`` and ``throughput/`` sub-folders instead. ``--resume`` continues the same run exactly
+and refuses a config that differs from the checkpoint's (see ``check_resume``).
 """
 from __future__ import annotations
 
