@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -474,14 +475,15 @@ def main(argv: list[str] | None = None) -> dict:
     recorder = RunRecorder(out_dir, cfg, append=ckpt is not None) if main_proc else None
     if recorder:
         recorder.summary({"parameters": n_params, "flops": flops})
+    finished = False  # fit works on `state` in place, so an interrupt sees the epochs done
     try:
         state = fit(model, data, optimizer, scheduler, scaler, cfg, device, state, out_dir, recorder, log)
+        finished = True
+        results = {"best_val_acc": state.best_acc, "epochs": state.epoch, "steps": state.step}
+        if cfg.EVAL.SUBMISSION:
+            results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
     except KeyboardInterrupt:
-        raise TrainingInterrupted(resume_hint(args, out_dir, state)) from None
-
-    results = {"best_val_acc": state.best_acc, "epochs": state.epoch, "steps": state.step}
-    if cfg.EVAL.SUBMISSION:
-        results.update(evaluate(model, data.test, cfg, device, out_dir, num_classes, log))
+        raise TrainingInterrupted(resume_hint(args, out_dir, state, finished)) from None
     if main_proc:
         recorder.summary(results)
         recorder.close()
@@ -497,14 +499,15 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says where to resume from."""
 
 
-def resume_hint(args, out_dir: str, state: TrainState) -> str:
+def resume_hint(args, out_dir: str, state: TrainState, finished: bool = False) -> str:
     """One line: the last checkpoint and the command that resumes from it, or that there is none."""
     ckpt = os.path.join(out_dir, "checkpoint_last.pth")
     if not os.path.isfile(ckpt):
         return f"interrupted in epoch {state.epoch + 1} before the first checkpoint; nothing to resume, start again"
-    opts = f" --opts {' '.join(args.opts)}" if args.opts else ""
-    return (f"interrupted in epoch {state.epoch + 1}; {ckpt} holds epoch {state.epoch}. Resume with: python main.py "
-            f"--cfg {args.cfg}{opts} --resume {ckpt}")
+    opts = f" --opts {' '.join(shlex.quote(o) for o in args.opts)}" if args.opts else ""
+    where = "after training, before the submission was written" if finished else f"in epoch {state.epoch + 1}"
+    return (f"interrupted {where}; {ckpt} holds epoch {state.epoch}. Resume with: python main.py "
+            f"--cfg {shlex.quote(args.cfg)}{opts} --resume {shlex.quote(ckpt)}")
 
 
 def cli(argv: list[str] | None = None) -> int:
@@ -523,7 +526,7 @@ def cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         if os.environ.get("VISION_ZOO_TRACEBACK"):
             raise
-        line = str(e) if isinstance(e, TrainingInterrupted) else "interrupted before training started; nothing to resume"
+        line = str(e) if isinstance(e, TrainingInterrupted) else "interrupted before training began; this run wrote no checkpoint"
         print(f"main.py: {line}", file=sys.stderr)
         return 130
     return 0

@@ -380,6 +380,16 @@ def test_ctrl_c_prints_where_to_resume(tmp_path, capsys, monkeypatch):
     assert torch.load(ckpt, weights_only=False)["train_state"]["epoch"] == 1
 
 
+def test_ctrl_c_while_predicting_the_test_set(tmp_path, capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(main_mod, "evaluate", interrupt)
+    monkeypatch.delenv("VISION_ZOO_TRACEBACK", raising=False)
+    assert main_mod.cli(argv(tmp_path, "c", "TRAIN.EPOCHS", "1")) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "after training, before the submission was written" in err[0] and "holds epoch 1" in err[0]
+
+
 def test_first_val_accuracy_of_zero_writes_checkpoint_best(tmp_path, monkeypatch):
     monkeypatch.setattr(main_mod, "validate", lambda *a: {"val_loss": 9.0, "val_acc": 0.0, "val_acc5": 0.0})
     results, out = run(tmp_path, "zero", "TRAIN.EPOCHS", "1", "EVAL.SUBMISSION", "False")
