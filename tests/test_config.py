@@ -132,3 +132,14 @@ def test_config_diff_names_changed_keys():
     assert config_diff(saved, load_config(None, ["TRAIN.LR", "0.01"])) == {}
     assert config_diff(saved, load_config(None, ["TRAIN.LR", "0.1", "TRAIN.BETAS", "[0.9, 0.95]"])) == {
         "TRAIN.BETAS": ([0.9, 0.999], [0.9, 0.95]), "TRAIN.LR": (0.01, 0.1)}
+
+
+def test_every_runnable_config_fits_its_model(repo_root):
+    """Shipped configs pass main.py's image-size checks (``_*`` and ``base_*`` files are only BASEs)."""
+    from config import check_model_input
+
+    files = [p for p in sorted(glob.glob(str(repo_root / "configs" / "**" / "*.yaml"), recursive=True))
+             if not p.rsplit("/", 1)[1].startswith(("_", "base_"))]
+    assert len(files) > 10
+    for path in files:
+        check_model_input(load_config(path))
