@@ -361,10 +361,16 @@ def output_dir(cfg, args) -> str:
     return base
 
 
-def restore_metrics(out_dir: str, history: list[dict]) -> None:
+def restore_metrics(out_dir: str, state: TrainState) -> None:
     """Rewrite ``metrics.jsonl`` as exactly the checkpoint's epochs (atomically): rows written after
-    the checkpoint (a kill during its write) go, rows of a resumed-into folder come from it."""
+    the checkpoint (a kill during its write) go, rows of a resumed-into folder come from it. A
+    checkpoint older than its history keeps the folder's rows up to its epoch (the last row of each)."""
     path = os.path.join(out_dir, "metrics.jsonl")
+    history = state.history
+    if not history and state.epoch and os.path.isfile(path):
+        with open(path) as f:
+            rows = {r["epoch"]: r for r in map(json.loads, filter(str.strip, f)) if r.get("epoch", 0) <= state.epoch}
+        history = [rows[e] for e in sorted(rows)]
     with open(f"{path}.tmp", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in history)
     os.replace(f"{path}.tmp", path)
@@ -471,7 +477,7 @@ def main(argv: list[str] | None = None) -> dict:
         return run_eval(model, data, cfg, device, out_dir, num_classes, log)
 
     if main_proc and ckpt is not None:
-        restore_metrics(out_dir, state.history)
+        restore_metrics(out_dir, state)
     recorder = RunRecorder(out_dir, cfg, append=ckpt is not None) if main_proc else None
     if recorder:
         recorder.summary({"parameters": n_params, "flops": flops})

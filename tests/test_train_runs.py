@@ -168,6 +168,13 @@ def test_kill_between_metrics_row_and_checkpoint_leaves_the_checkpoints_epochs(t
     assert results_only(records(run_dir)) == results_only(records(two_epochs))
 
 
+def test_a_checkpoint_without_history_keeps_the_folders_rows_up_to_its_epoch(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "val_acc": a}) + "\n"
+                                                    for e, a in [(1, 0.1), (2, 0.2), (2, 0.25), (3, 0.3)]))
+    main_mod.restore_metrics(str(tmp_path), main_mod.TrainState(epoch=2))
+    assert records(tmp_path) == [{"epoch": 1, "val_acc": 0.1}, {"epoch": 2, "val_acc": 0.25}]
+
+
 def test_augmentation_does_not_depend_on_workers(tmp_path):
     """Epoch 1's augmented batches are the same from 0 workers, 2 fresh workers, and 2 persistent
     workers that already served epoch 0 (what a resumed vs an uninterrupted run sees)."""
