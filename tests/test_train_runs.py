@@ -423,7 +423,8 @@ def test_bad_values_give_one_line(tmp_path, capsys, monkeypatch, opts, says):
 def test_alexnet_size_rule_is_the_real_limit():
     from models.alexnet import AlexNet
 
-    model = AlexNet(10).eval()
-    assert model(torch.zeros(1, 3, 63, 63)).shape == (1, 10)
-    with pytest.raises(RuntimeError):
-        model(torch.zeros(1, 3, 62, 62))
+    with torch.device("meta"):  # shapes only: no memory, no time
+        model = AlexNet(10).eval()
+        assert model(torch.zeros(1, 3, 63, 63)).shape == (1, 10)
+        with pytest.raises(RuntimeError, match="Output size is too small"):
+            model(torch.zeros(1, 3, 62, 62))
