@@ -82,6 +82,16 @@ def test_extending_a_finished_run_rebuilds_the_schedule(two_epochs, tmp_path):
     assert "TRAIN.EPOCHS 2 -> 4 (schedule rebuilt" in (out / "log.txt").read_text()
 
 
+def test_the_suggested_new_run_from_the_checkpoints_weights_works(two_epochs, tmp_path):
+    """What the refusal suggests: a new run with the new LR, starting from the checkpoint's weights."""
+    ckpt = two_epochs / "checkpoint_last.pth"
+    results, out = run(tmp_path, "from_weights", "TRAIN.EPOCHS", "1", "TRAIN.LR", "0.001", "MODEL.PRETRAINED", str(ckpt),
+                       "EVAL.SUBMISSION", "False")
+    assert f"loaded weights from {ckpt}" in (out / "log.txt").read_text()
+    assert records(out)[0]["train_acc"] > records(two_epochs)[0]["train_acc"], "training starts from trained weights"
+    assert load_config(str(out / "config.yaml")).TRAIN.LR == 0.001
+
+
 # --- 2. resume with another model or optimizer ---------------------------------------------------
 
 @pytest.mark.parametrize("opts, key, fix", [
