@@ -89,9 +89,9 @@ _C.MODEL.HYBRID.LAYERS = [3, 4, 9]  # BiT ResNet blocks per stage for MODEL.NAME
 _C.TRAIN = CN()
 _C.TRAIN.EPOCHS = 10  # passes over the train split (ignored when TRAIN.STEPS > 0)
 _C.TRAIN.STEPS = 0  # optimizer steps in total; > 0 switches to a step-based schedule
-_C.TRAIN.WARMUP_EPOCHS = 0.0  # linear warmup length in epochs (epoch-based runs)
-_C.TRAIN.WARMUP_STEPS = 0  # linear warmup length in optimizer steps (step-based runs)
-_C.TRAIN.LR = 3e-4  # peak learning rate
+_C.TRAIN.WARMUP_EPOCHS = 0.0  # linear warmup length in epochs (converted to optimizer steps)
+_C.TRAIN.WARMUP_STEPS = 0  # linear warmup length in optimizer steps; > 0 takes precedence over WARMUP_EPOCHS
+_C.TRAIN.LR = 3e-4  # peak learning rate, reached at the warmup's last step
 _C.TRAIN.MIN_LR = 0.0  # learning rate at the end of the cosine decay
 _C.TRAIN.WARMUP_LR = 0.0  # learning rate at the start of the warmup
 _C.TRAIN.LR_SCHEDULER = "cosine"  # cosine, linear or constant (after warmup)
@@ -230,9 +230,18 @@ def _merge_file(cfg: CN, path: str, seen: tuple[str, ...] = ()) -> None:
     if path in seen:
         raise ConfigError(f"Config file {path!r} inherits from itself through BASE: {' -> '.join(seen)}.")
     data = _read_yaml(path)
-    for base in data.pop("BASE", None) or []:
-        if base:
-            _merge_file(cfg, os.path.join(os.path.dirname(path), base), seen + (path,))
+    bases = data.pop("BASE", None) or []
+    if isinstance(bases, str):
+        bases = [bases]
+    for base in bases:
+        if not base:
+            continue
+        base_path = os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base_path):
+            raise ConfigError(
+                f"Config file {base_path!r} does not exist; {path!r} names it in BASE as {base!r} (paths in "
+                f"BASE are relative to the file that names them). Fix that entry or create the file.")
+        _merge_file(cfg, base_path, seen + (path,))
     _check_and_merge(cfg, data, path)
 
 
@@ -266,13 +275,131 @@ def merge_opts(cfg: CN, opts: Sequence[str]) -> None:
 
 
 def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CN:
-    """Defaults, then ``cfg_file`` (with its BASE chain), then ``opts``; returned frozen."""
+    """Defaults, then ``cfg_file`` (with its BASE chain), then ``opts``; values checked
+    (:func:`check_values`), returned frozen. Every mistake raises ConfigError naming the value."""
     cfg = get_defaults()
     if cfg_file:
         _merge_file(cfg, cfg_file)
     merge_opts(cfg, list(opts))
+    check_values(cfg)
     cfg.freeze()
     return cfg
+
+
+# -----------------------------------------------------------------------------------------------
+# Value rules: checked where the config is read, so a bad value stops the run with one message
+# (value, rule, fix) instead of a traceback deep inside torch.
+# -----------------------------------------------------------------------------------------------
+def _rule(ok: bool, key: str, value, rule: str, fix: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {value!r} {rule}; {fix}.")
+
+
+def check_values(cfg: CN) -> None:
+    """Raise ConfigError for a value of the right type that no run can use (batch size 0, ...)."""
+    d, t, a, e = cfg.DATA, cfg.TRAIN, cfg.AUG, cfg.EVAL
+    _rule(d.BATCH_SIZE >= 1, "DATA.BATCH_SIZE", d.BATCH_SIZE, "must be >= 1 (images per micro-batch)",
+          "e.g. --opts DATA.BATCH_SIZE 32")
+    _rule(d.EVAL_BATCH_SIZE >= 0, "DATA.EVAL_BATCH_SIZE", d.EVAL_BATCH_SIZE, "must be >= 0",
+          "use 0 for 2 x DATA.BATCH_SIZE")
+    _rule(d.IMG_SIZE >= 1, "DATA.IMG_SIZE", d.IMG_SIZE, "must be >= 1 (image side in pixels)", "e.g. --opts DATA.IMG_SIZE 32")
+    _rule(d.NUM_WORKERS >= 0, "DATA.NUM_WORKERS", d.NUM_WORKERS, "must be >= 0", "use 0 to load in the main process")
+    _rule(d.VAL_SIZE >= 0, "DATA.VAL_SIZE", d.VAL_SIZE, "must be >= 0", "give a fraction below 1 or a count")
+    _rule(t.STEPS >= 0, "TRAIN.STEPS", t.STEPS, "must be >= 0", "use 0 for an epoch-based run")
+    _rule(t.STEPS > 0 or t.EPOCHS >= 1, "TRAIN.EPOCHS", t.EPOCHS, "must be >= 1 in an epoch-based run (TRAIN.STEPS 0)",
+          "e.g. --opts TRAIN.EPOCHS 10")
+    _rule(t.ACCUMULATION_STEPS >= 1, "TRAIN.ACCUMULATION_STEPS", t.ACCUMULATION_STEPS,
+          "must be >= 1 (micro-batches per optimizer step)", "use 1 for no accumulation")
+    _rule(t.LR > 0, "TRAIN.LR", t.LR, "must be > 0", "e.g. --opts TRAIN.LR 3e-4")
+    for key in ("MIN_LR", "WARMUP_LR", "WARMUP_EPOCHS", "WARMUP_STEPS", "WEIGHT_DECAY", "CLIP_GRAD"):
+        _rule(t[key] >= 0, f"TRAIN.{key}", t[key], "must be >= 0", "use 0 to turn it off")
+    _rule(0 <= t.LABEL_SMOOTHING < 1, "TRAIN.LABEL_SMOOTHING", t.LABEL_SMOOTHING, "must lie in [0, 1)",
+          "e.g. --opts TRAIN.LABEL_SMOOTHING 0.1")
+    _rule(t.AMP in ("none", "bf16", "fp16"), "TRAIN.AMP", t.AMP, "must be none, bf16 or fp16", "pick one of those")
+    _rule(t.VAL_FREQ >= 1, "TRAIN.VAL_FREQ", t.VAL_FREQ, "must be >= 1 (validate every N epochs)", "use 1 for every epoch")
+    for key in ("HFLIP", "RANDOM_ERASE", "MIXUP_PROB", "MIXUP_SWITCH_PROB"):
+        _rule(0 <= a[key] <= 1, f"AUG.{key}", a[key], "is a probability and must lie in [0, 1]", "e.g. 0.5")
+    for key in ("MIXUP", "CUTMIX", "COLOR_JITTER", "RANDOM_CROP_PADDING"):
+        _rule(a[key] >= 0, f"AUG.{key}", a[key], "must be >= 0", "use 0 to turn it off")
+    for key in ("DROP_RATE", "DROP_PATH_RATE"):
+        _rule(0 <= cfg.MODEL[key] < 1, f"MODEL.{key}", cfg.MODEL[key], "must lie in [0, 1)", "use 0 to turn it off")
+    _rule(e.THROUGHPUT_MAX_BATCH >= 1, "EVAL.THROUGHPUT_MAX_BATCH", e.THROUGHPUT_MAX_BATCH, "must be >= 1",
+          "e.g. --opts EVAL.THROUGHPUT_MAX_BATCH 256")
+    for key in ("SAVE_FREQ", "PRINT_FREQ"):
+        _rule(cfg[key] >= 0, key, cfg[key], "must be >= 0", "use 0 to turn it off")
+
+
+# Smallest side each CNN's fixed layers accept (AlexNet: stride-4 stem and three 3x3/2 max pools
+# leave a 1x1 map at 63 px, nothing at 62; LeNet: its classifier takes exactly the 6x6 map that
+# 32 to 35 px leave).
+IMG_SIZE_RANGES = {"alexnet": (63, None), "lenet": (32, 35)}
+
+
+def check_model_input(cfg: CN) -> None:
+    """Raise ConfigError when ``DATA.IMG_SIZE`` does not fit ``MODEL.NAME`` (ViT patch side,
+    AlexNet's and LeNet's sizes). Called by ``main.py`` once the config is read; model building
+    alone (parameter counts) does not need it."""
+    name, size = cfg.MODEL.NAME, cfg.DATA.IMG_SIZE
+    patch = None
+    if name == "vit":
+        patch, source = cfg.MODEL.VIT.PATCH_SIZE, "MODEL.VIT.PATCH_SIZE"
+        _rule(patch >= 1, source, patch, "must be >= 1", "e.g. --opts MODEL.VIT.PATCH_SIZE 4")
+    elif name.startswith("vit_"):
+        from models.vit_zoo import VIT_SIZES
+
+        if name in VIT_SIZES:
+            patch, source = VIT_SIZES[name].patch_size, f"the patch side of {name}"
+    if patch is not None and size % patch:
+        lower, upper = size - size % patch, size - size % patch + patch
+        raise ConfigError(
+            f"DATA.IMG_SIZE {size} must be divisible by the ViT patch side {patch} ({source}) so the image splits "
+            f"into whole patches; use --opts DATA.IMG_SIZE {upper if lower < patch else lower} or a patch side "
+            f"that divides {size}.")
+    low, high = IMG_SIZE_RANGES.get(name, (None, None))
+    if low is not None and (size < low or (high is not None and size > high)):
+        span = f"at least {low}" if high is None else f"{low} to {high}"
+        raise ConfigError(f"DATA.IMG_SIZE {size} does not fit MODEL.NAME {name}: it needs {span} px; "
+                          f"use --opts DATA.IMG_SIZE {low}.")
+
+
+# -----------------------------------------------------------------------------------------------
+# Comparing configs (a resumed run against its checkpoint)
+# -----------------------------------------------------------------------------------------------
+def flat_values(cfg: CN, prefix: str = "") -> dict:
+    """``{"TRAIN.LR": 0.01, ...}`` for every leaf key of ``cfg``."""
+    out = {}
+    for k, v in cfg.items():
+        if isinstance(v, CN):
+            out.update(flat_values(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(saved_yaml: str, cfg: CN) -> dict[str, tuple]:
+    """``{key: (saved value, value in cfg)}`` for every key whose value differs.
+
+    ``saved_yaml`` is ``cfg.dump()`` of another run (a checkpoint's ``config``); a key it lacks (a
+    checkpoint older than the key) counts as its default.
+    """
+    saved = flat_values(CN.load_cfg(saved_yaml))
+    defaults = flat_values(_C)
+    now = flat_values(cfg)
+    missing = object()
+    diff = {}
+    for key in sorted(set(saved) | set(now)):
+        old = saved.get(key, defaults.get(key, missing))
+        new = now.get(key, missing)
+        if key == "BASE" or _same(old, new):
+            continue
+        diff[key] = (None if old is missing else old, None if new is missing else new)
+    return diff
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

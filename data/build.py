@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 from yacs.config import CfgNode
 
 import data.datasets  # noqa: F401  (registers cifar10, cifar100, oxford_pets, flowers102, digits)
 import data.medium_imagenet  # noqa: F401  (registers medium_imagenet)
 from data.base import SPLITS, TransformedDataset, check_split, collate
 from data.registry import DATASETS
-from data.samplers import ShardedEvalSampler
+from data.samplers import EpochSeededDataset, ShardedEvalSampler
 from data.transforms import build_mixup, build_transform, is_batchable, resolve_mean_std
 
 try:
@@ -45,7 +45,7 @@ except ModuleNotFoundError as e:
     if e.name != "data.research_datasets":
         raise
 
-__all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform"]
+__all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform", "set_train_epoch"]
 
 
 @dataclass
@@ -53,9 +53,11 @@ class DataBundle:
     """Everything ``main.py`` needs from the data side.
 
     Attributes:
-        train: shuffled loader; its order and worker seeds come from ``train.generator``, seeded
-            with ``cfg.SEED`` (re-seed it per epoch, e.g. ``SEED + epoch``, or save its state, for
-            an exact resume); drops the last partial batch when mixup/cutmix is on.
+        train: shuffled loader; its order comes from ``train.sampler`` (a ``RandomSampler`` with a
+            generator of its own, or ``train_sampler``), its augmentation from ``(SEED, epoch,
+            batch)`` through ``train.dataset`` (a ``data.samplers.EpochSeededDataset``): call
+            :func:`set_train_epoch` before each epoch, and a resumed run sees exactly the batches
+            of an uninterrupted one; drops the last partial batch when mixup/cutmix is on.
         val: loader in fixed order.
         test: loader in test-set order (submission Ids 0..N-1); labels -1 when unlabeled.
         num_classes: number of classes.
@@ -126,9 +128,13 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
         raise ValueError(f"AUG.MIXUP/AUG.CUTMIX need an even DATA.BATCH_SIZE (timm mixes pairs); got {batch}.")
     options = _loader_options(cfg)
     generator = torch.Generator().manual_seed(cfg.SEED)
+    train_set = EpochSeededDataset(train_set, cfg.SEED)  # augmentation from (SEED, epoch, batch): exact resume
     train_sampler = DistributedSampler(train_set, shuffle=True, seed=cfg.SEED) if distributed else None
-    train = DataLoader(train_set, batch, shuffle=train_sampler is None, sampler=train_sampler,
-                       drop_last=mixup_fn is not None, generator=generator, **options)
+    # The order has a generator of its own: the loader's also draws the workers' base seed, once per
+    # iterator, which with persistent workers happens in a run's first epoch only (a resume's first
+    # epoch would draw it, an uninterrupted run's third would not, and the orders would differ).
+    order = train_sampler or RandomSampler(train_set, generator=torch.Generator().manual_seed(cfg.SEED))
+    train = DataLoader(train_set, batch, sampler=order, drop_last=mixup_fn is not None, generator=generator, **options)
     if len(train) == 0:
         raise ValueError(
             f"The train split of {cfg.DATA.DATASET!r} has {len(train_set)} images, fewer than one batch of "
@@ -149,3 +155,17 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
         mixup_fn=mixup_fn,
         train_sampler=train_sampler,
     )
+
+
+def set_train_epoch(bundle: DataBundle, epoch: int, seed: int) -> None:
+    """Make the train loader's order and augmentation those of ``epoch`` (0-based), resumed or not.
+
+    Order: ``DistributedSampler.set_epoch`` under DDP, else the sampler's generator re-seeded with
+    ``seed + epoch``. Augmentation: ``EpochSeededDataset.set_epoch`` (reaches persistent workers).
+    """
+    if bundle.train_sampler is not None:
+        bundle.train_sampler.set_epoch(epoch)
+    elif getattr(bundle.train.sampler, "generator", None) is not None:
+        bundle.train.sampler.generator.manual_seed(seed + epoch)
+    if hasattr(bundle.train.dataset, "set_epoch"):
+        bundle.train.dataset.set_epoch(epoch)

@@ -17,6 +17,7 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` returned."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -24,8 +25,34 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def rank_rng_states() -> list[dict]:
+    """Every process's :func:`rng_state`, in rank order (one entry without DDP).
+
+    A collective under DDP: every rank must call it. Ranks draw different dropout and mixup
+    numbers (each is seeded with ``SEED + rank``), so a checkpoint keeps all of them.
+    """
+    from engine.distributed import all_gather_objects
+
+    return all_gather_objects(rng_state())
+
+
+def restore_rank_rng_state(saved: list[dict] | dict, rank: int, world_size: int) -> bool:
+    """Restore this rank's own entry of ``saved`` (a :func:`rank_rng_states` list; an older
+    checkpoint's single dict counts as rank 0's). Returns False, restoring nothing, when the
+    checkpoint was written by a different number of processes (the caller keeps its fresh seed)."""
+    states = saved if isinstance(saved, list) else [saved]
+    if len(states) != world_size:
+        return False
+    set_rng_state(states[rank])
+    return True
+
+
 class CheckpointNotFoundError(FileNotFoundError):
     """``--resume`` names a file that does not exist."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that does not fit the run (another model, optimizer or file kind)."""
 
 
 def save_checkpoint(path: str, state: dict) -> None:

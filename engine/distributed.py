@@ -41,6 +41,15 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     return t.tolist()
 
 
+def all_gather_objects(obj) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` (picklable objects); ``[obj]`` without DDP."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def gather_strided(part: torch.Tensor) -> torch.Tensor:
     """Reassemble rows sharded as ``range(rank, N, world)`` on each process into dataset order."""
     if not is_distributed():

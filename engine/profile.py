@@ -1,6 +1,7 @@
 """Model cost: parameters, FLOPs (fvcore, attention included), peak memory, throughput."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 
@@ -53,14 +54,24 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an allocation failure: CUDA's ``torch.OutOfMemoryError``, Python's MemoryError, or the
+    RuntimeError the CPU allocator raises (``DefaultCPUAllocator: can't allocate memory``)."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
 @torch.no_grad()
-def _time_batches(model: nn.Module, x: torch.Tensor, train: bool, repeats: int) -> float:
+def _time_batches(model: nn.Module, x: torch.Tensor, train: bool, repeats: int, autocast) -> float:
     def step():
-        if train:
-            with torch.enable_grad():
-                model(x).sum().backward()
-        else:
-            model(x)
+        with autocast():
+            if train:
+                with torch.enable_grad():
+                    model(x).float().sum().backward()
+            else:
+                model(x)
 
     step()  # warm-up
     if x.device.type == "cuda":
@@ -74,8 +85,9 @@ def _time_batches(model: nn.Module, x: torch.Tensor, train: bool, repeats: int) 
 
 
 def measure_throughput(model: nn.Module, img_size: int, device: torch.device, max_batch: int,
-                       repeats: int = 3, log=print) -> list[dict]:
-    """Images/second for inference and for a training step at batch sizes 1, 2, 4, ... until out of memory.
+                       repeats: int = 3, log=print, autocast=contextlib.nullcontext) -> list[dict]:
+    """Images/second for inference and for a training step at batch sizes 1, 2, 4, ... up to
+    ``max_batch``, stopping at the first size that does not fit in memory (on any device).
 
     Args:
         model: the model (its mode is restored afterwards).
@@ -84,6 +96,10 @@ def measure_throughput(model: nn.Module, img_size: int, device: torch.device, ma
         max_batch: largest batch size tried.
         repeats: timed batches per size, after one warm-up batch.
         log: where to print each row.
+        autocast: a factory of the mixed-precision context each pass runs in (``TRAIN.AMP``).
+
+    Returns:
+        One row per batch size that fit: ``batch_size``, ``infer_images_per_sec``, ``train_images_per_sec``.
     """
     rows, batch = [], 1
     was_training = model.training
@@ -91,13 +107,20 @@ def measure_throughput(model: nn.Module, img_size: int, device: torch.device, ma
         try:
             x = torch.randn(batch, 3, img_size, img_size, device=device)
             model.eval()
-            infer = _time_batches(model, x, train=False, repeats=repeats)
+            infer = _time_batches(model, x, train=False, repeats=repeats, autocast=autocast)
             model.train()
-            train = _time_batches(model, x, train=True, repeats=repeats)
-            model.zero_grad(set_to_none=True)
-        except torch.OutOfMemoryError:
-            log(f"batch {batch}: out of memory; the largest batch that fits is {batch // 2}")
+            train = _time_batches(model, x, train=True, repeats=repeats, autocast=autocast)
+        except (RuntimeError, MemoryError) as e:
+            if not is_out_of_memory(e):
+                raise
+            fits = f"the largest batch that fits is {batch // 2}" if batch > 1 else "not even batch 1 fits"
+            log(f"batch {batch}: out of memory ({str(e).splitlines()[0][:120]}); {fits}")
             break
+        finally:
+            model.zero_grad(set_to_none=True)
+            x = None
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
         rows.append({"batch_size": batch, "infer_images_per_sec": infer, "train_images_per_sec": train})
         log(f"batch {batch:5d}: inference {infer:10.1f} img/s   training step {train:10.1f} img/s")
         batch *= 2

@@ -79,3 +79,67 @@ def test_every_shipped_config_loads(repo_root):
     assert files
     for path in files:
         load_config(path)
+
+
+def test_missing_base_file_names_the_yaml_that_refers_to_it(tmp_path):
+    child = write(tmp_path / "child.yaml", "BASE: ['missing_base.yaml']\nTRAIN:\n  LR: 0.1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(child)
+    message = str(e.value)
+    assert "missing_base.yaml' does not exist" in message and f"{child!r} names it in BASE" in message
+
+
+@pytest.mark.parametrize("opts, fragment", [
+    (["DATA.BATCH_SIZE", "0"], "DATA.BATCH_SIZE 0 must be >= 1 (images per micro-batch); e.g. --opts DATA.BATCH_SIZE 32."),
+    (["DATA.IMG_SIZE", "-3"], "DATA.IMG_SIZE -3 must be >= 1"),
+    (["TRAIN.LR", "0"], "TRAIN.LR 0.0 must be > 0"),
+    (["TRAIN.LABEL_SMOOTHING", "1.0"], "TRAIN.LABEL_SMOOTHING 1.0 must lie in [0, 1)"),
+    (["TRAIN.EPOCHS", "0"], "TRAIN.EPOCHS 0 must be >= 1 in an epoch-based run"),
+    (["TRAIN.VAL_FREQ", "0"], "TRAIN.VAL_FREQ 0 must be >= 1"),
+])
+def test_values_that_no_run_can_use(opts, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(None, opts)
+    load_config(None, ["TRAIN.EPOCHS", "0", "TRAIN.STEPS", "5"])  # a step-based run ignores TRAIN.EPOCHS
+
+
+@pytest.mark.parametrize("opts, ok", [
+    (["MODEL.NAME", "vit", "DATA.IMG_SIZE", "32"], True),
+    (["MODEL.NAME", "vit", "DATA.IMG_SIZE", "30"], False),
+    (["MODEL.NAME", "vit_b16", "DATA.IMG_SIZE", "224"], True),
+    (["MODEL.NAME", "vit_h14", "DATA.IMG_SIZE", "224"], True),
+    (["MODEL.NAME", "vit_h14", "DATA.IMG_SIZE", "32"], False),
+    (["MODEL.NAME", "alexnet", "DATA.IMG_SIZE", "63"], True),
+    (["MODEL.NAME", "alexnet", "DATA.IMG_SIZE", "62"], False),
+    (["MODEL.NAME", "lenet", "DATA.IMG_SIZE", "28"], False),
+    (["MODEL.NAME", "resnet18", "DATA.IMG_SIZE", "30"], True),
+])
+def test_image_size_fits_the_model(opts, ok):
+    from config import check_model_input
+
+    cfg = load_config(None, opts)
+    if ok:
+        check_model_input(cfg)
+    else:
+        with pytest.raises(ConfigError, match=r"DATA.IMG_SIZE \d+ "):
+            check_model_input(cfg)
+
+
+def test_config_diff_names_changed_keys():
+    from config import config_diff
+
+    saved = load_config(None, ["TRAIN.LR", "0.01"]).dump()
+    assert config_diff(saved, load_config(None, ["TRAIN.LR", "0.01"])) == {}
+    assert config_diff(saved, load_config(None, ["TRAIN.LR", "0.1", "TRAIN.BETAS", "[0.9, 0.95]"])) == {
+        "TRAIN.BETAS": ([0.9, 0.999], [0.9, 0.95]), "TRAIN.LR": (0.01, 0.1)}
+
+
+def test_every_runnable_config_fits_its_model(repo_root):
+    """Shipped configs pass main.py's image-size checks (``_*`` and ``base_*`` files are only BASEs)."""
+    from config import check_model_input
+
+    files = [p for p in sorted(glob.glob(str(repo_root / "configs" / "**" / "*.yaml"), recursive=True))
+             if not p.rsplit("/", 1)[1].startswith(("_", "base_"))]
+    assert len(files) > 10
+    for path in files:
+        check_model_input(load_config(path))

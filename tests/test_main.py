@@ -66,8 +66,9 @@ def test_resume_after_epoch_one_matches_uninterrupted_run(three_epochs, tmp_path
     # The checkpoint written after epoch 1 is exactly what an interrupted run leaves behind.
     results, resumed = run(tmp_path, "resumed", "TRAIN.EPOCHS", "3", "TRAIN.WARMUP_EPOCHS", "1.0",
                            args=["--resume", str(full / "checkpoint_epoch001.pth")])
-    a, b = records(full)[1:], records(resumed)
-    assert [r["epoch"] for r in b] == [2, 3]
+    a, b = records(full), records(resumed)
+    assert [r["epoch"] for r in b] == [1, 2, 3], "the checkpoint's epoch, then the resumed ones"
+    assert b[0] == a[0], "epoch 1's row comes from the checkpoint's history"
     for ra, rb in zip(a, b):
         for key in ("step", "lr", "train_loss", "train_acc", "val_loss", "val_acc"):
             assert ra[key] == rb[key], (key, ra[key], rb[key])
@@ -78,8 +79,8 @@ def test_eval_only_from_checkpoint(three_epochs, tmp_path):
     _, full = three_epochs
     results, out = run(tmp_path, "eval", args=["--resume", str(full / "checkpoint_last.pth"), "--eval"])
     assert results["val_acc"] == records(full)[-1]["val_acc"]
-    assert (out / "submission.csv").read_text() == (full / "submission.csv").read_text()
-    assert not (out / "metrics.jsonl").exists()
+    assert (out / "eval" / "submission.csv").read_text() == (full / "submission.csv").read_text()
+    assert not (out / "metrics.jsonl").exists() and not (out / "submission.csv").exists()
 
 
 def test_step_schedule_accumulation_clipping_amp(tmp_path):
