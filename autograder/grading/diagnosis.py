@@ -11,36 +11,14 @@ from __future__ import annotations
 import copy
 import importlib
 import types
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
 from autograder.grading.compare import compare_tensor
+from autograder.grading.mistake import Mistake
 
-
-@dataclass(frozen=True)
-class Mistake:
-    """One realistic mistake.
-
-    Args:
-        item: the graded item, e.g. ``vit/MultiHeadSelfAttention``.
-        key: a short identifier, e.g. ``unscaled_scores``.
-        description: what the student did, in plain words (shown as the diagnosis).
-        forward: ``forward(self, *inputs)`` as written with the mistake, replacing the class's.
-        transform: ``transform(model)`` changing a built model (for classes whose layers are graded).
-        symptom: ``symptom(results) -> bool`` over the child's per-configuration results, for
-            mistakes that leave the output right but show elsewhere (randomness, order); when set,
-            the mutant's output is not compared.
-    """
-
-    item: str
-    key: str
-    description: str
-    forward: Callable | None = None
-    transform: Callable | None = None
-    symptom: Callable[[list[dict]], bool] | None = None
+__all__ = ["Mistake", "load_mistakes", "mutant", "matches", "diagnose"]
 
 
 def load_mistakes() -> list[Mistake]:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.grading.diagnosis import Mistake
+from autograder.grading.mistake import Mistake
 
 # ------------------------------------------------------------------ PatchEmbed
 
