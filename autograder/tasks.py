@@ -26,6 +26,7 @@ from torch import nn
 
 LAYER_NORM_EPS = 1e-6  # the contract's LayerNorm epsilon (DESIGN.md §4)
 GRAD_SUMMARY_NUMEL = 4096  # gradients larger than this come back as a fixed sample plus sum and norm
+TRACEBACK_CHARS = 4096  # one traceback sent back (a student's exception message can be megabytes)
 
 
 class ScaleProbe(nn.Module):
@@ -194,8 +195,22 @@ def trap_calls(names: list[str]) -> Iterator[list[str]]:
         _RECORDING.update(names=frozenset(), calls=None)
 
 
-def student_traceback(exc: BaseException, files: list[str]) -> str:
-    """The traceback trimmed to the student's files (the grader's own frames left out)."""
+def cut_text(text: str, limit: int = TRACEBACK_CHARS, what: str = "traceback") -> str:
+    """``text`` with lone surrogates made U+FFFD and at most about ``limit`` characters: the head
+    (two thirds) and the tail (one third) around a line saying how much was cut.
+
+    The child's own cap, so megabytes never cross the channel; the grader caps again in bytes
+    (``autograder.results.cap_text``), since this module imports nothing of the grader's.
+    """
+    if len(text) > limit:
+        head, tail = text[: limit * 2 // 3], text[len(text) - limit // 3:]
+        text = f"{head}\n... [{len(text) - len(head) - len(tail):,} characters of this {what} cut] ...\n{tail}"
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+def student_traceback(exc: BaseException, files: list[str], limit: int = TRACEBACK_CHARS) -> str:
+    """The traceback trimmed to the student's files (the grader's own frames left out), with the
+    middle of a long message cut to about ``limit`` characters (``cut_text``)."""
     frames = traceback.extract_tb(exc.__traceback__)
     cwd = str(Path.cwd())
     keep = [f for f in frames if any(f.filename.endswith(name) for name in files)]
@@ -205,8 +220,11 @@ def student_traceback(exc: BaseException, files: list[str]) -> str:
         lines.append(f'  File "{shown}", line {f.lineno}, in {f.name}')
         if f.line:
             lines.append(f"    {f.line}")
-    lines.extend(traceback.format_exception_only(type(exc), exc))
-    return "\n".join(line.rstrip("\n") for line in lines)
+    try:
+        lines.extend(traceback.format_exception_only(type(exc), exc))
+    except Exception:  # noqa: BLE001 - a __str__ that raises still gets its type named
+        lines.append(f"{type(exc).__name__}: <the exception's message could not be printed>")
+    return cut_text("\n".join(line.rstrip("\n") for line in lines), limit)
 
 
 def _grad_out(t: torch.Tensor | None) -> Any:
@@ -363,12 +381,13 @@ def check_module(payload: dict) -> dict:
             mod = importlib.import_module(payload["module"])
             cls = getattr(mod, payload["cls"])
         except Exception as e:  # the student's file fails to import or lacks the class
-            return {"import_error": student_traceback(e, files), "configs": [], "calls": []}
+            return {"import_error": student_traceback(e, files), "import_error_type": type(e).__name__,
+                    "configs": [], "calls": []}
         for cfg in payload["configs"]:
             try:
                 results.append(_run_config(mod, cls, cfg))
             except Exception as e:  # noqa: BLE001 - any failure of student code is feedback
-                results.append({"error": student_traceback(e, files)})
+                results.append({"error": student_traceback(e, files), "error_type": type(e).__name__})
     return {"configs": results, "calls": list(dict.fromkeys(calls))}
 
 

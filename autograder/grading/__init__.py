@@ -22,7 +22,7 @@ from autograder.grading.diagnosis import diagnose, load_mistakes
 from autograder.grading.forbidden import find_forbidden
 from autograder.grading.reference import ITEM_NAMES, ITEMS, Case, Item
 from autograder.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
-from autograder.results import TestResult
+from autograder.results import TestResult, cap_text
 
 __all__ = ["grade_code_items", "load_rubric", "ITEM_NAMES", "RubricError", "DEFAULT_RUBRIC", "grade_item"]
 
@@ -109,6 +109,16 @@ def _grade_one(name: str, rubric: dict, public_only: bool, items: list[str] | No
                                   + traceback.format_exc(limit=3), spec["visibility"]))
 
 
+PRINTED_BYTES = 2048  # the student's printed output shown with a failing item
+ERROR_BYTES = 4096  # the sandbox's report of a run that did not finish
+
+
+def _printed(stdout: str) -> list[str]:
+    """Feedback lines with what the student's code printed (cut to ``PRINTED_BYTES``), or none."""
+    text = cap_text(stdout, PRINTED_BYTES, "printed output").strip()
+    return ["Your code printed:", text] if text else []
+
+
 def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, mistakes: list) -> TestResult:
     """Grades one item: run in the sandbox, compare, diagnose, check forbidden calls, score."""
     points = float(spec["points"])
@@ -130,16 +140,19 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     payload = {"module": item.module, "cls": item.cls, "files": [item.file], "trap": spec["trap"],
                "configs": [c.payload for c in cases]}
     run = sandbox.run("check_module", payload)
+    printed = _printed(getattr(run, "stdout", "") or "")
     if not run.ok:
         why = f"the {run.limit} was hit" if getattr(run, "limit", None) else "your code stopped the run"
-        lines = [f"{item.cls}: not graded: {why}.", (run.error or "").strip()]
-        return result(0.0, [line for line in lines if line])
+        lines = [f"{item.cls}: not graded: {why}.", cap_text((run.error or "").strip(), ERROR_BYTES, "error")]
+        return result(0.0, [line for line in lines + printed if line])
     value = run.value or {}
     if value.get("import_error"):
-        err = value["import_error"]
-        if "NotImplementedError" in err:
-            return result(0.0, [f"{item.cls}: not implemented yet ({item.file} raises NotImplementedError).", err])
-        return result(0.0, [f"Could not import {item.cls} from {item.file}:", err])
+        err, kind = cap_text(value["import_error"], ERROR_BYTES, "traceback"), value.get("import_error_type")
+        if kind == "NotImplementedError":
+            return result(0.0, [f"{item.cls}: not implemented yet (importing {item.file} raises NotImplementedError).",
+                                err])
+        what = f"raised {kind}" if kind else "failed"
+        return result(0.0, [f"Could not import {item.cls} from {item.file}: the import {what}:", err])
     got = list(value.get("configs", []))
     got += [{"error": "no result came back for this configuration"}] * (len(cases) - len(got))
 
@@ -149,7 +162,7 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
         if not problems:
             passed += 1
             continue
-        if any("NotImplementedError" in p for p in problems):
+        if isinstance(res, dict) and res.get("error_type") == "NotImplementedError":
             return result(0.0, [f"{item.cls}: not implemented yet ({item.file} raises NotImplementedError)."])
         lines.append(f"FAILED configuration {i} ({case.label}):")
         lines += [f"  - {p}" for p in problems[:4]]
@@ -160,6 +173,7 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     if passed < len(cases):
         found = diagnose(item.name, cases, got, mistakes, rtol, atol)
         lines += [f"Diagnosis: your results match a known mistake: {d}." for d in found]
+        lines += printed
 
     runtime_hits = [c for c in value.get("calls", []) if isinstance(c, str)]
     if static_hits or runtime_hits:
