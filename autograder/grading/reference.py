@@ -21,9 +21,12 @@ from autograder.tasks import make_part, materialize, run_model
 
 
 def timm_patch_embed(kw: dict) -> nn.Module:
+    """timm's ``PatchEmbed`` for images of ``kw["image"]`` = (height, width) (or ``kw["img_size"]``)."""
     from timm.layers import PatchEmbed
 
-    return PatchEmbed(tuple(kw["img_size"]), kw["patch_size"], kw["in_chans"], kw["embed_dim"], strict_img_size=False)
+    size = kw.get("image", kw["img_size"])
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return PatchEmbed(size, kw["patch_size"], kw["in_chans"], kw["embed_dim"], strict_img_size=False)
 
 
 def timm_mlp(kw: dict) -> nn.Module:
@@ -154,13 +157,17 @@ def _block_ref(kw: dict) -> nn.Module:
 
 
 def patch_embed_cases() -> list[Case]:
+    """The contract builds ``PatchEmbed`` with an int ``img_size``; non-square coverage comes from
+    the input (a module built with an int side, fed a non-square image: only ``forward`` is graded)."""
     cases = []
-    for i, (h, w, p, c, d, b) in enumerate([(12, 20, 4, 3, 8, 2), (15, 15, 5, 2, 6, 3), (9, 6, 3, 1, 5, 1)]):
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "embed_dim": d}
+    for i, (side, h, w, p, c, d, b) in enumerate([(12, 12, 20, 4, 3, 8, 2), (15, 15, 15, 5, 2, 6, 3),
+                                                  (9, 9, 6, 3, 1, 5, 1)]):
+        kw = {"img_size": side, "patch_size": p, "in_chans": c, "embed_dim": d}
         n = (h // p) * (w // p)
-        label = f"batch {b}, {c}x{h}x{w} images, patch {p}, embed_dim {d}"
-        cases.append(_state_case(label, kw, timm_patch_embed(kw), [_tensor(100 + i, b, c, h, w)],
-                                 (b, n, d), 100 + i))
+        built = "" if (h, w) == (side, side) else f" (module built with img_size {side})"
+        label = f"batch {b}, {c}x{h}x{w} images{built}, patch {p}, embed_dim {d}"
+        cases.append(_state_case(label, kw, timm_patch_embed({**kw, "image": (h, w)}),
+                                 [_tensor(100 + i, b, c, h, w)], (b, n, d), 100 + i))
     return cases
 
 
@@ -219,10 +226,11 @@ def encoder_cases() -> list[Case]:
 
 def vit_cases() -> list[Case]:
     cases = []
-    for i, (h, w, p, c, k, d, depth, nh, m, dr, b) in enumerate(
-        [(8, 12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)]
-    ):
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
+    for i, (h, p, c, k, d, depth, nh, m, dr, b) in enumerate(
+        [(12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)]
+    ):  # img_size an int, as the contract gives it: square images
+        w = h
+        kw = {"img_size": h, "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
               "num_heads": nh, "mlp_dim": m, "dropout": dr, "attn_dropout": dr, "qkv_bias": True}
         n = (h // p) * (w // p)
         swaps = {"patch_embed": ["patch_embed", kw], "encoder": ["probe_encoder", {**kw, "num_tokens": n + 1}]}
@@ -236,10 +244,11 @@ def end_to_end_cases() -> list[Case]:
     from timm.models.vision_transformer import Attention, VisionTransformer
 
     cases = []
-    for i, (h, w, p, c, k, d, depth, nh, ratio, dr, bias, b) in enumerate(
-        [(8, 12, 4, 3, 5, 12, 2, 3, 2, 0.1, True, 2), (6, 6, 2, 1, 4, 8, 1, 2, 3, 0.0, False, 1)]
-    ):
-        ref = VisionTransformer(img_size=(h, w), patch_size=p, in_chans=c, num_classes=k, global_pool="token",
+    for i, (h, p, c, k, d, depth, nh, ratio, dr, bias, b) in enumerate(
+        [(12, 4, 3, 5, 12, 2, 3, 2, 0.1, True, 2), (6, 2, 1, 4, 8, 1, 2, 3, 0.0, False, 1)]
+    ):  # img_size an int, as the contract gives it: square images
+        w = h
+        ref = VisionTransformer(img_size=h, patch_size=p, in_chans=c, num_classes=k, global_pool="token",
                                 embed_dim=d, depth=depth, num_heads=nh, mlp_ratio=ratio, qkv_bias=bias,
                                 class_token=True, drop_rate=dr, pos_drop_rate=dr, proj_drop_rate=dr,
                                 attn_drop_rate=dr)
@@ -247,7 +256,7 @@ def end_to_end_cases() -> list[Case]:
             if isinstance(m, Attention):
                 m.fused_attn = False
         ref = randomize_(ref.double(), 800 + i)
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
+        kw = {"img_size": h, "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
               "num_heads": nh, "mlp_dim": d * ratio, "dropout": dr, "attn_dropout": dr, "qkv_bias": bias}
         payload = {"kwargs": kw, "timm_state": copy.deepcopy(ref.state_dict()), "inputs": [_tensor(800 + i, b, c, h, w)]}
         label = (f"your whole VisionTransformer against timm's (weights through convert_timm_state_dict): "
