@@ -244,21 +244,162 @@ def summarize(t: torch.Tensor) -> dict:
     return {"sample": flat[idx].clone(), "sum": flat.sum(), "norm": flat.norm(), "shape": list(t.shape)}
 
 
-def _load_ordered(model: nn.Module, spec: dict) -> None:
-    """Copies the grader's tensors into ``model`` by registration order (parameters, then buffers)."""
-    params = list(model.parameters())
-    buffers = [b for b in model.buffers() if b.is_floating_point()]
-    got_p = [list(p.shape) for p in params]
-    got_b = [list(b.shape) for b in buffers]
-    if got_p != spec["param_shapes"] or got_b != spec["buffer_shapes"]:
-        raise _ShapeMismatch(got_p, got_b)
+def _own_tensors(module: nn.Module) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
+    """A module's own parameters and floating buffers (not its children's), in registration order."""
+    params = list(module.named_parameters(recurse=False))
+    buffers = [(n, b) for n, b in module.named_buffers(recurse=False) if b.is_floating_point()]
+    return params, buffers
+
+
+def trace_layers(model: nn.Module, inputs: list[torch.Tensor]) -> list[dict]:
+    """The model's layers (modules owning parameters or floating buffers) and how they are used.
+
+    One forward pass in eval mode, without gradients, with hooks on every such module. The same
+    function describes the reference (in the grader) and the student's module (in the child), so
+    weights can be matched by role instead of by the order ``__init__`` created them in.
+
+    Args:
+        model: the module (its weights may be uninitialised: only the calls are recorded).
+        inputs: the forward's inputs.
+
+    Returns:
+        One dict per layer: ``name`` (dotted path), ``params`` and ``buffers`` (``[local name,
+        shape]`` in registration order), ``rank`` (the order of its first call; None if it never
+        ran) and ``pred`` (the layer whose output it was first called on, or None).
+    """
+    layers, hooks, produced, kept = {}, [], {}, []
+    for name, module in model.named_modules():
+        params, buffers = _own_tensors(module)
+        if not params and not buffers:
+            continue
+        layers[name] = {"name": name, "params": [[n, list(t.shape)] for n, t in params],
+                        "buffers": [[n, list(t.shape)] for n, t in buffers], "rank": None, "pred": None}
+
+        def pre(mod, args, name=name):
+            info = layers[name]
+            if info["rank"] is None:
+                info["rank"] = sum(v["rank"] is not None for v in layers.values())
+                first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+                info["pred"] = produced.get(id(first)) if first is not None else None
+
+        def post(mod, args, out, name=name):
+            if isinstance(out, torch.Tensor):
+                produced[id(out)] = name
+                kept.append(out)  # keeps the id from being reused during the trace
+
+        hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*[x.detach().clone() for x in inputs])
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return list(layers.values())
+
+
+class AmbiguousLayers(Exception):
+    """The student's layers cannot be matched to the reference's one to one (a clear message)."""
+
+
+def _signature(layer: dict) -> tuple:
+    return (tuple(tuple(s) for _, s in layer["params"]), tuple(tuple(s) for _, s in layer["buffers"]))
+
+
+def match_layers(ref: list[dict], got: list[dict]) -> dict[str, str]:
+    """Pairs each reference layer with the student's layer in the same role.
+
+    Layers pair when their parameter and buffer shapes agree; among layers of the same shapes, by
+    where their input comes from (a batch norm after its own convolution), and then by the order
+    they first ran in (data flow fixes it: conv1 always runs before conv2). The order ``__init__``
+    created them in never matters.
+
+    Args:
+        ref: ``trace_layers`` of the reference.
+        got: ``trace_layers`` of the student's module.
+
+    Returns:
+        reference layer name -> the student's layer name.
+
+    Raises:
+        _ShapeMismatch: the shapes differ (a layer missing, extra or of another size).
+        AmbiguousLayers: layers of the same shapes that never ran, so their role is unknown.
+    """
+    from collections import Counter
+
+    if Counter(map(_signature, ref)) != Counter(map(_signature, got)):
+        raise _ShapeMismatch([s for layer in got for _, s in layer["params"]],
+                             [s for layer in got for _, s in layer["buffers"]])
+    groups: dict[tuple, tuple[list[dict], list[dict]]] = {}
+    for layer in ref:
+        groups.setdefault(_signature(layer), ([], []))[0].append(layer)
+    for layer in got:
+        groups[_signature(layer)][1].append(layer)
+    pairs: dict[str, str] = {}
+    for want, have in groups.values():
+        if len(want) == 1:
+            pairs[want[0]["name"]] = have[0]["name"]
+    while len(pairs) < len(ref):
+        progress = False
+        for want, have in groups.values():  # by where the input comes from
+            free = [g for g in have if g["name"] not in pairs.values()]
+            for w in [w for w in want if w["name"] not in pairs]:
+                if w["pred"] is None or w["pred"] not in pairs:
+                    continue
+                hits = [g for g in free if g["pred"] == pairs[w["pred"]]]
+                if len(hits) == 1:
+                    pairs[w["name"]] = hits[0]["name"]
+                    free.remove(hits[0])
+                    progress = True
+        if progress:
+            continue
+        open_groups = [(w, h) for w, h in groups.values() if any(x["name"] not in pairs for x in w)]
+        want, have = min(open_groups, key=lambda g: min(x["rank"] if x["rank"] is not None else 1 << 30
+                                                        for x in g[0] if x["name"] not in pairs))
+        want = sorted((w for w in want if w["name"] not in pairs), key=lambda x: (x["rank"] is None, x["rank"]))
+        have = [g for g in have if g["name"] not in pairs.values()]
+        idle = [g["name"] for g in have if g["rank"] is None]
+        if idle and len(have) > 1:
+            shapes = [s for _, s in have[0]["params"]]
+            raise AmbiguousLayers(
+                f"your layers {', '.join(g['name'] for g in have)} all have parameter shapes {shapes} and "
+                f"{', '.join(idle)} never ran in forward, so which one plays which role cannot be told. "
+                f"Use every layer you create in forward (or remove the unused one).")
+        have.sort(key=lambda x: x["rank"])
+        for w, g in zip(want, have):  # by the order they first ran in
+            pairs[w["name"]] = g["name"]
+    return pairs
+
+
+def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> dict[str, str]:
+    """Copies the grader's tensors into ``model``, layer by matched layer (``match_layers``).
+
+    Returns:
+        reference parameter name -> the student's parameter name (for comparing gradients).
+    """
+    with torch.no_grad():  # known values for the trace (the storage may be uninitialised)
+        for p in model.parameters():
+            p.fill_(0.01)
+        for b in model.buffers():
+            if b.is_floating_point():
+                b.fill_(1.0)
+    pairs = match_layers(spec["layers"], trace_layers(model, inputs))
+    modules = dict(model.named_modules())
+    names: dict[str, str] = {}
     with torch.no_grad():
-        for p, s in zip(params, spec["params"]):
-            materialize(s, out=p)
-        for b, s in zip(buffers, spec["buffers"]):
-            materialize(s, out=b)
-    for p in params:
-        p.requires_grad_(p.numel() <= spec.get("grad_numel_max", 1 << 62))
+        for layer in spec["layers"]:
+            theirs = pairs[layer["name"]]
+            params, buffers = _own_tensors(modules[theirs])
+            for (ref_local, _), (local, p) in zip(layer["params"], params):
+                ref_name = f"{layer['name']}.{ref_local}".lstrip(".")
+                materialize(spec["params"][ref_name], out=p)
+                p.requires_grad_(p.numel() <= spec.get("grad_numel_max", 1 << 62))
+                names[ref_name] = f"{theirs}.{local}".lstrip(".")
+            for (ref_local, _), (_, b) in zip(layer["buffers"], buffers):
+                materialize(spec["buffers"][f"{layer['name']}.{ref_local}".lstrip(".")], out=b)
+    return names
 
 
 class _ShapeMismatch(Exception):
@@ -308,12 +449,18 @@ def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
                 f"the module's parameter names differ from the given constructor's: missing "
                 f"{sorted(missing)}, unexpected {sorted(unexpected)}. Keep the constructor as handed out."
             )
-    elif "ordered" in cfg:
+    param_map = None
+    if "matched" in cfg:
         try:
-            _load_ordered(model, cfg["ordered"])
+            param_map = _load_matched(model, cfg["matched"], cfg["inputs"])
         except _ShapeMismatch as e:
             return {"param_shapes": e.params, "buffer_shapes": e.buffers}
-    return run_model(model, cfg)
+        except AmbiguousLayers as e:
+            return {"ambiguous": str(e)}
+    result = run_model(model, cfg)
+    if param_map is not None:
+        result["param_map"] = param_map
+    return result
 
 
 def run_model(model: nn.Module, cfg: dict) -> dict:
@@ -366,7 +513,7 @@ def check_module(payload: dict) -> dict:
     Args:
         payload: ``module`` (e.g. ``models.vit``), ``cls``, ``files`` (the student's files, for
             tracebacks), ``trap`` (dotted names whose calls are recorded), ``configs`` (each:
-            ``kwargs``, ``swaps``, ``state`` | ``timm_state`` | ``ordered``, ``inputs``,
+            ``kwargs``, ``swaps``, ``state`` | ``timm_state`` | ``matched``, ``inputs``,
             ``grad_out``, ``train``, ``repeat``, ``seed``; or ``meta_count``).
 
     Returns:

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from autograder.tasks import make_part, materialize, run_model
+from autograder.tasks import make_part, materialize, run_model, trace_layers
 
 
 def timm_patch_embed(kw: dict) -> nn.Module:
@@ -282,35 +282,35 @@ def timm_to_ours(name: str) -> str:
 
 def _ordered_case(label: str, kwargs: dict, ref: nn.Module, inputs: list, out_shape: tuple, seed: int,
                   train: bool = False, send_numel_max: int = 200_000, grad_numel_max: int = 1 << 62) -> Case:
-    """A case whose weights go in by registration order (the student writes the layers too).
+    """A case for a class whose layers the student writes: the weights go in layer by layer,
+    matched by role (``autograder.tasks.match_layers``: shapes, where each layer's input comes
+    from, the order they run in), never by the order or the names ``__init__`` gives them.
 
     Tensors above ``send_numel_max`` entries travel as a seed, drawn on both sides.
     """
     ref = ref.double()
-    params, buffers = list(ref.parameters()), [b for b in ref.buffers() if b.is_floating_point()]
     randomize_(ref, seed, numel_max=send_numel_max)
-    specs = []
+    specs = {}
     with torch.no_grad():
-        for j, prm in enumerate(params):
+        for j, (name, prm) in enumerate(ref.named_parameters()):
             if prm.numel() > send_numel_max:
                 spec = {"seed": seed * 1000 + j, "shape": list(prm.shape), "std": 1 / prm[0].numel() ** 0.5}
                 materialize(spec, out=prm)
-                specs.append(spec)
+                specs[name] = spec
             else:
-                specs.append(prm.detach().clone())
-    for prm in params:
+                specs[name] = prm.detach().clone()
+    for prm in ref.parameters():
         prm.requires_grad_(prm.numel() <= grad_numel_max)
-    ordered = {"params": specs, "buffers": [b.detach().clone() for b in buffers],
-               "param_shapes": [list(p.shape) for p in params], "buffer_shapes": [list(b.shape) for b in buffers],
+    buffers = {n: b.detach().clone() for n, b in ref.named_buffers() if b.is_floating_point()}
+    matched = {"layers": trace_layers(ref, inputs), "params": specs, "buffers": buffers,
                "grad_numel_max": grad_numel_max}
-    payload = {"kwargs": kwargs, "ordered": ordered, "inputs": inputs, "train": train, "repeat": 1 if train else 2,
+    payload = {"kwargs": kwargs, "matched": matched, "inputs": inputs, "train": train, "repeat": 1 if train else 2,
                "meta_init": True}
     payload.setdefault("seed", seed)
     payload["grad_out"] = _tensor(seed + 1, *out_shape)
     ref.train(train)
     case = Case(label, payload, ref, run_model(ref, payload))
-    case.expected.update(param_names="order", param_shapes=ordered["param_shapes"],
-                         buffer_shapes=ordered["buffer_shapes"])
+    case.expected.update(param_names="matched", layers=matched["layers"])
     return case
 
 
@@ -393,10 +393,9 @@ ITEMS: dict[str, Item] = {
                            "your whole VisionTransformer (all your classes together) against timm's "
                            "VisionTransformer with the same weights: " + _WHAT),
     "alexnet/AlexNet": Item("alexnet/AlexNet", "models/alexnet.py", "models.alexnet", "AlexNet", alexnet_cases,
-                            "the layers' parameter shapes (in the order you create them), " + _WHAT
+                            "the layers' parameter shapes (in any order), " + _WHAT
                             + " (gradients of the two 4096-wide linear layers are skipped), and the parameter count"),
     "resnet/BasicBlock": Item("resnet/BasicBlock", "models/resnet.py", "models.resnet", "BasicBlock",
-                              basic_block_cases, "the layers' parameter and buffer shapes (in the order you "
-                              "create them), " + _WHAT + ", in eval and train mode"),
+                              basic_block_cases, "the layers' parameter and buffer shapes (in any order), " + _WHAT + ", in eval and train mode"),
 }
 assert tuple(ITEMS) == ITEM_NAMES
