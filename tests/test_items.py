@@ -253,12 +253,15 @@ def test_handout_mode_without_staff_files(monkeypatch, staff_dir):
 
     monkeypatch.setattr(rubric, "STAFF_RUBRIC", staff_dir / "no-such-rubric.yaml")
     monkeypatch.setitem(sys.modules, "autograder.staff.mistakes", None)
+    monkeypatch.setitem(sys.modules, "autograder.staff.containers", None)
     assert diagnosis.load_mistakes() == []
     assert load_rubric()["items"]["vit/MlpBlock"]["points"] == DEFAULT_RUBRIC["items"]["vit/MlpBlock"]["points"]
     text = staff_text(VIT).replace("attn = attn.softmax(dim=-1)", "attn = attn.softmax(dim=-2)")
     root = make_submission(staff_dir.parent / "handout_mode", {VIT: text})
-    res = grade(root, public_only=True, items=["vit/MultiHeadSelfAttention", "vit/MlpBlock"])
-    assert [r.score for r in res] == [5, 0] and "Diagnosis" not in res[1].output
+    res = grade(root, public_only=True, items=["vit/MultiHeadSelfAttention", "vit/MlpBlock", "vit/Encoder"])
+    assert [r.score for r in res] == [5, 0, 5]
+    # the public part of the catalogue names the mistake without any staff file
+    assert "Diagnosis: your results match a known mistake: the softmax runs over the queries" in res[1].output
 
 
 def test_student_classes_are_built_only_with_the_contracts_argument_types():

@@ -29,8 +29,20 @@ __all__ = ["grade_code_items", "load_rubric", "ITEM_NAMES", "RubricError", "DEFA
 _CASES: dict[str, list[Case]] = {}  # the references depend only on the seeds: made once per process
 
 
-def cases_for(item: Item) -> list[Case]:
-    """The item's seeded cases and reference results (computed once per process)."""
+def cases_for(item: Item, public: bool = False) -> list[Case]:
+    """The item's seeded cases and reference results (computed once per process).
+
+    Args:
+        item: the graded item.
+        public: the cases ``check`` runs: the shipped public cases where the item has them
+            (``autograder.grading.public``), else the graded ones.
+    """
+    if public:
+        from autograder.grading.public import public_cases
+
+        shipped = public_cases(item.name)
+        if shipped is not None:
+            return shipped
     if item.name not in _CASES:
         _CASES[item.name] = item.make_cases()
     return _CASES[item.name]
@@ -51,7 +63,12 @@ def grade_code_items(workdir: Path, sandbox, rubric: dict | None = None, public_
         One ``TestResult`` per item, in ``ITEM_NAMES`` order.
     """
     rubric = rubric or load_rubric()
-    mistakes = load_mistakes()
+    if public_only:  # check: the public part of the catalogue, the same in the staff repo and the handout
+        from autograder.grading.public import public_mistakes
+
+        mistakes = public_mistakes()
+    else:
+        mistakes = load_mistakes()
     results = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny float64 tensors: one thread is fastest, and grade-all runs jobs side by side
@@ -102,7 +119,8 @@ def _grade_one(name: str, rubric: dict, public_only: bool, items: list[str] | No
     if (public_only and not spec["public"]) or (items is not None and name not in items):
         return
     try:
-        results.append(grade_item(ITEMS[name], workdir, sandbox, spec, rubric["tolerance"], mistakes))
+        results.append(grade_item(ITEMS[name], workdir, sandbox, spec, rubric["tolerance"], mistakes,
+                                  public=public_only))
     except Exception:  # noqa: BLE001 - a grader bug must not cost the other items
         results.append(TestResult(name, 0.0, float(spec["points"]),
                                   "The grader failed on this item (not your fault): please tell the staff.\n"
@@ -119,12 +137,17 @@ def _printed(stdout: str) -> list[str]:
     return ["Your code printed:", text] if text else []
 
 
-def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, mistakes: list) -> TestResult:
-    """Grades one item: run in the sandbox, compare, diagnose, check forbidden calls, score."""
+def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, mistakes: list,
+               public: bool = False) -> TestResult:
+    """Grades one item: run in the sandbox, compare, diagnose, check forbidden calls, score.
+
+    Args:
+        public: run the public cases (``check``), see ``cases_for``.
+    """
     points = float(spec["points"])
     rtol = spec["rtol"] if spec["rtol"] is not None else tolerance["rtol"]
     atol = spec["atol"] if spec["atol"] is not None else tolerance["atol"]
-    cases = cases_for(item)
+    cases = cases_for(item, public)
     header = f"Compared in float64: {item.compared}; rtol {rtol:g}, atol {atol:g}."
 
     def result(score: float, lines: list[str]) -> TestResult:

@@ -6,7 +6,7 @@ It lives in a module of its own so that a catalogue and the diagnosis never impo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -25,6 +25,8 @@ class Mistake:
             the mutant's output is not compared.
         public: whether the diagnosis may be shown by ``check`` in the handout (its mutant's
             outputs on the public cases ship as numbers, never its code).
+        outputs: the mutant's output per case, stored (the public catalogue, which has no code);
+            compared instead of running ``forward`` / ``transform``.
     """
 
     item: str
@@ -34,3 +36,4 @@ class Mistake:
     transform: Callable | None = None
     symptom: Callable[[list[dict]], bool] | None = None
     public: bool = False
+    outputs: tuple | None = field(default=None, compare=False)

@@ -133,8 +133,9 @@ def _state_case(label: str, kwargs: dict, ref: nn.Module, inputs: list, out_shap
 
 # ---------------------------------------------------------------- ViT (the container references)
 # The references of AddPositionEmbs, Encoder and VisionTransformer spell out those forwards, so
-# they live in the staff-only autograder/staff/containers.py (not in the handout). The handout's
-# `check` leaves these three items to `vit/end_to_end`, which compares against timm.
+# they live in the staff-only autograder/staff/containers.py (not in the handout). `check` grades
+# these three items on public cases of other seeds and sizes, shipped as numbers
+# (autograder/grading/public.py builds them with the staff's references).
 
 
 def _staff_ref(name: str) -> type:
@@ -171,12 +172,12 @@ def patch_embed_cases() -> list[Case]:
     return cases
 
 
-def add_position_cases() -> list[Case]:
+def add_position_cases(sizes: tuple = ((5, 7, 2), (17, 4, 3)), seed: int = 200) -> list[Case]:
     cases = []
-    for i, (t, d, b) in enumerate([(5, 7, 2), (17, 4, 3)]):
+    for i, (t, d, b) in enumerate(sizes):
         kw = {"num_tokens": t, "embed_dim": d}
         cases.append(_state_case(f"batch {b}, {t} tokens, embed_dim {d}", kw, _staff_ref("RefAddPositionEmbs")(t, d),
-                                 [_tensor(200 + i, b, t, d)], (b, t, d), 200 + i))
+                                 [_tensor(seed + i, b, t, d)], (b, t, d), seed + i))
     return cases
 
 
@@ -212,31 +213,31 @@ def block_cases() -> list[Case]:
     return cases
 
 
-def encoder_cases() -> list[Case]:
+def encoder_cases(sizes: tuple = ((6, 12, 2, 3, 16, 0.1, True, 2), (4, 8, 1, 2, 9, 0.0, False, 3)),
+                  seed: int = 600) -> list[Case]:
     cases = []
-    for i, (t, d, depth, h, m, p, bias, b) in enumerate([(6, 12, 2, 3, 16, 0.1, True, 2), (4, 8, 1, 2, 9, 0.0, False, 3)]):
+    for i, (t, d, depth, h, m, p, bias, b) in enumerate(sizes):
         kw = {"num_tokens": t, "embed_dim": d, "depth": depth, "num_heads": h, "mlp_dim": m, "dropout": p,
               "attn_dropout": p, "qkv_bias": bias}
         swaps = {"pos_embed": ["scale_probe", kw], **{f"layers.{j}": ["block", kw] for j in range(depth)}}
         label = f"batch {b}, {t} tokens, embed_dim {d}, depth {depth}, {h} heads, dropout {p} (eval mode)"
-        cases.append(_state_case(label, kw, _staff_ref("RefEncoder")(kw), [_tensor(600 + i, b, t, d)], (b, t, d), 600 + i,
-                                 swaps, record_order=True))
+        cases.append(_state_case(label, kw, _staff_ref("RefEncoder")(kw), [_tensor(seed + i, b, t, d)], (b, t, d),
+                                 seed + i, swaps, record_order=True))
     return cases
 
 
-def vit_cases() -> list[Case]:
+def vit_cases(sizes: tuple = ((12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)),
+              seed: int = 700) -> list[Case]:
     cases = []
-    for i, (h, p, c, k, d, depth, nh, m, dr, b) in enumerate(
-        [(12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)]
-    ):  # img_size an int, as the contract gives it: square images
+    for i, (h, p, c, k, d, depth, nh, m, dr, b) in enumerate(sizes):  # img_size an int: square images
         w = h
         kw = {"img_size": h, "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
               "num_heads": nh, "mlp_dim": m, "dropout": dr, "attn_dropout": dr, "qkv_bias": True}
         n = (h // p) * (w // p)
         swaps = {"patch_embed": ["patch_embed", kw], "encoder": ["probe_encoder", {**kw, "num_tokens": n + 1}]}
         label = f"batch {b}, {c}x{h}x{w} images, patch {p}, embed_dim {d}, {nh} heads, {k} classes (eval mode)"
-        cases.append(_state_case(label, kw, _staff_ref("RefVisionTransformer")(kw), [_tensor(700 + i, b, c, h, w)], (b, k),
-                                 700 + i, swaps))
+        cases.append(_state_case(label, kw, _staff_ref("RefVisionTransformer")(kw), [_tensor(seed + i, b, c, h, w)],
+                                 (b, k), seed + i, swaps))
     return cases
 
 
@@ -399,3 +400,11 @@ ITEMS: dict[str, Item] = {
                               basic_block_cases, "the layers' parameter and buffer shapes (in any order), " + _WHAT + ", in eval and train mode"),
 }
 assert tuple(ITEMS) == ITEM_NAMES
+
+# The public cases `check` runs for the items whose references are staff-only: other seeds and
+# sizes than the graded ones (built by autograder/grading/public.py, shipped as numbers).
+PUBLIC_CASES: dict[str, Callable[[], list[Case]]] = {
+    "vit/AddPositionEmbs": lambda: add_position_cases(((3, 6, 2), (9, 5, 1)), seed=250),
+    "vit/Encoder": lambda: encoder_cases(((5, 8, 2, 2, 10, 0.1, True, 2),), seed=650),
+    "vit/VisionTransformer": lambda: vit_cases(((8, 4, 3, 4, 8, 1, 2, 12, 0.1, 2),), seed=750),
+}

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from autograder.kaggle.score import accuracies, load_solution
-from autograder.kaggle.validate import KaggleError, check_submission
+from autograder.kaggle.validate import CheckResult, KaggleError, check_submission
 from autograder.results import VISIBILITIES, TestResult
 
 ITEM = "kaggle/submission"
@@ -32,7 +32,7 @@ SPLITS = ("public", "private", "all")
 MAX_LINES = 20  # validation lines shown to the student
 DEFAULTS = {
     "max_score": 10.0,
-    "num_classes": None,
+    "num_classes": 200,  # the competition's classes (MediumImageNet, 200): Category in 0..199
     "expected_rows": None,
     "solution": None,
     "split": "private",
@@ -159,27 +159,51 @@ def _grade(workdir: Path, cfg: dict) -> TestResult:
     if not path.is_file():
         return TestResult(ITEM, 0.0, max_score, NOT_FOUND + _elsewhere(workdir), visibility, extra={"valid": False})
     solution = _solution(cfg)
-    rows = cfg["expected_rows"] if solution is None else len(solution)
-    if solution is not None and cfg["expected_rows"] not in (None, rows):
-        raise KaggleError(f"expected_rows {cfg['expected_rows']} differs from the {rows} rows of the solution")
-    result = check_submission(path, rows, cfg["num_classes"])
+    result, rows = check_format(path, cfg, solution)
     if not result.valid:
-        shown = [str(p) for p in result.problems[:MAX_LINES]]
-        if len(result.problems) > MAX_LINES:
-            shown.append(f"... and {len(result.problems) - MAX_LINES} more problems")
-        command = "python -m autograder kaggle validate submission.csv" + (
-            f" --expected-rows {rows}" if rows else "") + (
-            f" --num-classes {cfg['num_classes']}" if cfg["num_classes"] else "")
-        output = ("Your submission.csv is not in the format Kaggle accepts (header Id,Category; one row "
-                  "per test image, Ids 0..N-1; Category a class index):\n" + "\n".join(shown) +
-                  f"\nCheck it yourself with: {command}")
-        return TestResult(ITEM, 0.0, max_score, output, visibility, extra={"valid": False})
+        return TestResult(ITEM, 0.0, max_score, format_feedback(result, rows, cfg), visibility, extra={"valid": False})
     n = len(result.predictions)
     if solution is None:
         note = "" if rows else " (the number of rows was not checked)"
         return TestResult(ITEM, max_score, max_score, f"submission.csv is valid: {n:,} rows{note}.",
                           visibility, extra={"valid": True, "rows": n})
     return _by_accuracy(result.predictions, solution, cfg)
+
+
+def check_format(path: Path, cfg: dict, solution=None) -> tuple[CheckResult, int | None]:
+    """The one validation of ``submission.csv`` the graded item and ``check`` share: the class
+    count of ``cfg`` and the expected rows (the solution's row count when there is one, else
+    ``cfg["expected_rows"]``, else any count).
+
+    Args:
+        path: the CSV file.
+        cfg: the item's settings (``load_staff_config``; in the handout, the public defaults).
+        solution: the loaded solution, or None.
+
+    Returns:
+        (the validator's result, the row count checked or None).
+
+    Raises:
+        KaggleError: the staff's ``expected_rows`` contradicts the solution (a grader-side problem).
+    """
+    rows = cfg["expected_rows"] if solution is None else len(solution)
+    if solution is not None and cfg["expected_rows"] not in (None, rows):
+        raise KaggleError(f"expected_rows {cfg['expected_rows']} differs from the {rows} rows of the solution")
+    return check_submission(path, rows, cfg["num_classes"]), rows
+
+
+def format_feedback(result: CheckResult, rows: int | None, cfg: dict) -> str:
+    """The student's message for an invalid file: the first ``MAX_LINES`` problems and the command
+    that checks the file the same way."""
+    shown = [str(p) for p in result.problems[:MAX_LINES]]
+    if len(result.problems) > MAX_LINES:
+        shown.append(f"... and {len(result.problems) - MAX_LINES} more problems")
+    command = "python -m autograder kaggle validate submission.csv" + (
+        f" --expected-rows {rows}" if rows else "") + (
+        f" --num-classes {cfg['num_classes']}" if cfg["num_classes"] else "")
+    return ("Your submission.csv is not in the format Kaggle accepts (header Id,Category; one row "
+            "per test image, Ids 0..N-1; Category a class index):\n" + "\n".join(shown) +
+            f"\nCheck it yourself with: {command}")
 
 
 def _solution(cfg: dict):
