@@ -124,3 +124,23 @@ def test_test_result_caps_its_output_and_the_file_shrinks_every_part():
                           "extra_data": {"answers": ["w" * 50_000] * 30}})
     assert len(json.dumps(data, ensure_ascii=False, indent=2).encode()) <= RESULTS_FILE_BYTES
     assert len(data["tests"]) == 300
+
+
+def test_real_sandbox_flood_of_bad_bytes_and_a_huge_message_stay_bounded(tmp_path):
+    """Through the real sandboxed child: forward writes 20 MB to stdout in chunks (invalid UTF-8
+    included), then raises a 3 MB message; the results file is valid JSON under 1 MiB."""
+    from autograder.sandbox import Limits, Sandbox
+
+    text = staff_text(VIT).replace(
+        '"""[B, C, H, W] images -> [B, N, D] patch tokens in row-major order."""',
+        '"""Floods."""\n        import sys\n        chunk = b"\\xff\\xfe spam \\xed\\xa0\\x80 " * 8192\n'
+        '        for _ in range(20_000_000 // len(chunk)):\n            sys.stdout.buffer.write(chunk)\n'
+        '        sys.stdout.flush()\n        raise ValueError("m" * 3_000_000)')
+    root = make_submission(tmp_path / "sub", {VIT: text})
+    with Sandbox(root, task_module="autograder.tasks", limits=Limits()) as sb:
+        results = grade_code_items(root, sb, items=["vit/PatchEmbed"])
+    assert results[0].score == 0
+    data, raw = _write(tmp_path, results)
+    _assert_bounded(data, raw)
+    out = data["tests"][0]["output"]
+    assert "ValueError: mmm" in out and "Your code printed:" in out and "\ufffd" in out
