@@ -52,7 +52,7 @@ def check_submission_csv(root: Path) -> list[TestResult]:
     except Exception:  # noqa: BLE001 - a broken staff file: the public rules still apply
         cfg = dict(kaggle_item.DEFAULTS)
     try:
-        solution = kaggle_item._solution(cfg)  # the staff repository only: the graded row count
+        solution = kaggle_item.configured_solution(cfg)  # the staff repository only: the graded row count
     except Exception:  # noqa: BLE001
         solution = None
     try:

@@ -158,7 +158,7 @@ def _grade(workdir: Path, cfg: dict) -> TestResult:
                           visibility, extra={"valid": False})
     if not path.is_file():
         return TestResult(ITEM, 0.0, max_score, NOT_FOUND + _elsewhere(workdir), visibility, extra={"valid": False})
-    solution = _solution(cfg)
+    solution = configured_solution(cfg)
     result, rows = check_format(path, cfg, solution)
     if not result.valid:
         return TestResult(ITEM, 0.0, max_score, format_feedback(result, rows, cfg), visibility, extra={"valid": False})
@@ -206,7 +206,8 @@ def format_feedback(result: CheckResult, rows: int | None, cfg: dict) -> str:
             f"\nCheck it yourself with: {command}")
 
 
-def _solution(cfg: dict):
+def configured_solution(cfg: dict):
+    """The staff's solution named by ``cfg["solution"]`` (relative to the repository root), or None."""
     if not cfg["solution"]:
         return None
     path = Path(cfg["solution"])
