@@ -300,6 +300,78 @@ def trace_layers(model: nn.Module, inputs: list[torch.Tensor]) -> list[dict]:
     return list(layers.values())
 
 
+def tensor_use_order(model: nn.Module, inputs: list[torch.Tensor]) -> list[str]:
+    """The model's parameters and floating buffers (dotted names) that a forward pass (eval mode,
+    no gradients) hands to a torch function, in the order of their first use. It sees functional
+    code too (``F.conv2d(x, self.w)``), where module hooks see nothing.
+
+    Args:
+        model: the module.
+        inputs: the forward's inputs.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    by_id = {id(t): n for n, t in model.named_parameters()}
+    by_id.update((id(b), n) for n, b in model.named_buffers() if b.is_floating_point())
+    seen: dict[str, None] = {}
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            for a in list(args) + list((kwargs or {}).values()):
+                for t in (a if isinstance(a, (list, tuple)) else (a,)):
+                    if isinstance(t, torch.Tensor) and id(t) in by_id:
+                        seen.setdefault(by_id[id(t)])
+            return func(*args, **(kwargs or {}))
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), Record():
+            model(*[x.detach().clone() for x in inputs])
+    finally:
+        model.train(was_training)
+    return list(seen)
+
+
+def match_tensors(ref: dict[str, list], ref_order: list[str], got: dict[str, list],
+                  got_order: list[str]) -> dict[str, str]:
+    """Pairs tensors by shape, and among tensors of the same shape by the order they are first used:
+    the fallback of ``match_layers`` for weights that no single layer holds (functional code).
+
+    Args:
+        ref: reference name -> shape.
+        ref_order: the reference's names in order of first use (``tensor_use_order``).
+        got: the student's name -> shape.
+        got_order: the student's names in order of first use.
+
+    Returns:
+        reference name -> the student's name.
+
+    Raises:
+        _ShapeMismatch: the shapes differ.
+        AmbiguousLayers: same-shaped tensors of which one is never used.
+    """
+    from collections import Counter
+
+    if Counter(tuple(s) for s in ref.values()) != Counter(tuple(s) for s in got.values()):
+        raise _ShapeMismatch(list(got.values()), [])
+    rank = {n: i for i, n in enumerate(got_order)}
+    pairs: dict[str, str] = {}
+    for shape in {tuple(s) for s in ref.values()}:
+        want = sorted((n for n in ref if tuple(ref[n]) == shape), key=lambda n: ref_order.index(n)
+                      if n in ref_order else len(ref_order))
+        have = [n for n in got if tuple(got[n]) == shape]
+        idle = [n for n in have if n not in rank]
+        if idle and len(have) > 1:
+            raise AmbiguousLayers(
+                f"your tensors {', '.join(have)} all have shape {list(shape)} and {', '.join(idle)} never "
+                f"took part in forward, so which one plays which role cannot be told. Use every weight you "
+                f"create in forward (or remove the unused one).")
+        have.sort(key=lambda n: rank.get(n, len(rank)))
+        pairs.update(zip(want, have))
+    return pairs
+
+
 class AmbiguousLayers(Exception):
     """The student's layers cannot be matched to the reference's one to one (a clear message)."""
 
@@ -385,7 +457,12 @@ def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> d
         for b in model.buffers():
             if b.is_floating_point():
                 b.fill_(1.0)
-    pairs = match_layers(spec["layers"], trace_layers(model, inputs))
+    try:
+        pairs = match_layers(spec["layers"], trace_layers(model, inputs))
+    except _ShapeMismatch:
+        if "uses" not in spec:
+            raise
+        return _load_by_tensor(model, spec, inputs)
     modules = dict(model.named_modules())
     names: dict[str, str] = {}
     with torch.no_grad():
@@ -399,6 +476,33 @@ def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> d
                 names[ref_name] = f"{theirs}.{local}".lstrip(".")
             for (ref_local, _), (_, b) in zip(layer["buffers"], buffers):
                 materialize(spec["buffers"][f"{layer['name']}.{ref_local}".lstrip(".")], out=b)
+    return names
+
+
+def _load_by_tensor(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> dict[str, str]:
+    """``_load_matched``'s fallback: tensor by tensor (``match_tensors``), when the layers differ
+    from the reference's but the tensors' shapes agree (weights held outside one-layer modules).
+    Raises ``_ShapeMismatch`` with the layer view when the shapes differ too."""
+    shape = lambda v: list(v.shape) if isinstance(v, torch.Tensor) else list(v["shape"])  # noqa: E731
+    ref = {n: shape(v) for part in ("params", "buffers") for n, v in spec[part].items()}
+    params = dict(model.named_parameters())
+    tensors = {**params, **{n: b for n, b in model.named_buffers() if b.is_floating_point()}}
+    try:
+        pairs = match_tensors(ref, spec["uses"], {n: list(t.shape) for n, t in tensors.items()},
+                              tensor_use_order(model, inputs))
+    except _ShapeMismatch:
+        raise _ShapeMismatch([list(p.shape) for p in params.values()],
+                             [list(t.shape) for n, t in tensors.items() if n not in params]) from None
+    names: dict[str, str] = {}
+    with torch.no_grad():
+        for ref_name, theirs in pairs.items():
+            source = spec["params"].get(ref_name, spec["buffers"].get(ref_name))
+            materialize(source, out=tensors[theirs])
+            if ref_name in spec["params"]:
+                if theirs not in params:
+                    raise _ShapeMismatch([list(p.shape) for p in params.values()], [])
+                params[theirs].requires_grad_(params[theirs].numel() <= spec.get("grad_numel_max", 1 << 62))
+                names[ref_name] = theirs
     return names
 
 

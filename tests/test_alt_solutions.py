@@ -11,7 +11,8 @@ from tests.test_items_support import (ALT_DIR, InProcessSandbox, graft_alternati
 
 ALTERNATIVES = [("vit_einsum", "models/vit.py"), ("vit_bmm", "models/vit.py"),
                 ("alexnet_layers", "models/alexnet.py"), ("alexnet_fc_first", "models/alexnet.py"),
-                ("alexnet_shuffled", "models/alexnet.py"), ("resnet_block", "models/resnet.py"),
+                ("alexnet_shuffled", "models/alexnet.py"), ("alexnet_functional_params", "models/alexnet.py"),
+                ("resnet_block", "models/resnet.py"),
                 ("resnet_shortcut_first", "models/resnet.py"), ("resnet_sequential", "models/resnet.py")]
 
 

@@ -98,3 +98,31 @@ METHODS = {"BasicBlock": {"__init__": block_init, "forward": block_forward}}
     assert "FAILED configuration 1 (in_planes 4, planes 4" in res.output
     assert "your layers conv1, conv2 all have parameter shapes [[4, 4, 3, 3]] and conv2 never ran in forward" \
         in res.output, res.output
+
+
+class Functional(nn.Module):
+    """Ref's computation with bare parameters (created in reverse) and functional calls."""
+
+    def __init__(self, use_second=True):
+        super().__init__()
+        self.use_second = use_second
+        self.w2, self.w1 = nn.Parameter(torch.randn(4, 4, 3, 3)), nn.Parameter(torch.randn(4, 4, 3, 3))
+
+    def forward(self, x):
+        x = F.relu(F.conv2d(x, self.w1, padding=1))
+        return F.conv2d(x, self.w2 if self.use_second else self.w1, padding=1)
+
+
+def test_tensor_fallback_pairs_same_shapes_by_first_use_and_reports_unused():
+    from autograder.tasks import match_tensors, tensor_use_order
+
+    ref = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, bias=False))
+    shapes = lambda m: {n: list(p.shape) for n, p in m.named_parameters()}  # noqa: E731
+    assert tensor_use_order(ref, X) == ["0.weight", "2.weight"]
+    ours = Functional()
+    assert tensor_use_order(ours, X) == ["w1", "w2"]
+    assert match_tensors(shapes(ref), tensor_use_order(ref, X), shapes(ours), tensor_use_order(ours, X)) == \
+        {"0.weight": "w1", "2.weight": "w2"}
+    lazy = Functional(use_second=False)
+    with pytest.raises(AmbiguousLayers, match="w2 never took part in forward"):
+        match_tensors(shapes(ref), tensor_use_order(ref, X), shapes(lazy), tensor_use_order(lazy, X))

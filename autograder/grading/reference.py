@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from autograder.tasks import make_part, materialize, run_model, trace_layers
+from autograder.tasks import make_part, materialize, run_model, tensor_use_order, trace_layers
 
 
 def timm_patch_embed(kw: dict) -> nn.Module:
@@ -303,8 +303,8 @@ def _ordered_case(label: str, kwargs: dict, ref: nn.Module, inputs: list, out_sh
     for prm in ref.parameters():
         prm.requires_grad_(prm.numel() <= grad_numel_max)
     buffers = {n: b.detach().clone() for n, b in ref.named_buffers() if b.is_floating_point()}
-    matched = {"layers": trace_layers(ref, inputs), "params": specs, "buffers": buffers,
-               "grad_numel_max": grad_numel_max}
+    matched = {"layers": trace_layers(ref, inputs), "uses": tensor_use_order(ref, inputs), "params": specs,
+               "buffers": buffers, "grad_numel_max": grad_numel_max}
     payload = {"kwargs": kwargs, "matched": matched, "inputs": inputs, "train": train, "repeat": 1 if train else 2,
                "meta_init": True}
     payload.setdefault("seed", seed)
