@@ -1,8 +1,10 @@
 """``check``: the student's self-check, run from inside the handout.
 
-Public checks only: the public code items (run in the sandbox, like the real grader), the format
-of ``submission.csv`` when there is one, and how many worksheet answers are still empty. Prints
-a table; exits 1 if anything fails, 0 when every public check passes.
+Public checks only: the public code items (run in the sandbox, like the real grader; the items whose
+references are staff-only on public cases shipped as numbers), the format of ``submission.csv``
+when there is one (the graded item's own rules), and how many worksheet answers are still empty.
+Prints a table with each failing check's feedback (about a screen each) and one line about the
+sandbox; exits 1 if anything fails, 0 when every public check passes.
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ def check_code(root: Path) -> tuple[list[TestResult], list[str]]:
 
 
 def check_submission_csv(root: Path) -> list[TestResult]:
-    """The format of ``submission.csv`` at the top of ``root`` (nothing when there is none).
+    """The format of ``submission.csv`` at the top of ``root`` (nothing when there is none), by the
+    graded Kaggle item's own rules and validator (``autograder.kaggle.item.check_format``): the
+    same class count and expected rows, the same messages.
 
     Args:
         root: the handout folder.
@@ -40,19 +44,28 @@ def check_submission_csv(root: Path) -> list[TestResult]:
     if not path.is_file():
         return []
     try:
-        from autograder.kaggle import load_staff_config, validate_submission
+        from autograder.kaggle import item as kaggle_item
     except ImportError as e:
         return [TestResult("kaggle/format", 0, 1, f"the Kaggle checks are missing from this copy ({e})", status="failed")]
     try:
-        cfg = load_staff_config()  # the public defaults in the handout (rows unchecked, 200 classes)
-    except Exception:
-        cfg = {}
-    problems = validate_submission(path, cfg.get("expected_rows"), cfg.get("num_classes"))
-    if not problems:
-        return [TestResult("kaggle/format", 1, 1, "submission.csv has the format Kaggle accepts")]
-    lines = [str(p) for p in problems[:10]]
-    more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
-    return [TestResult("kaggle/format", 0, 1, "\n".join(lines) + more)]
+        cfg = kaggle_item.load_staff_config()  # the public defaults in the handout (200 classes)
+    except Exception:  # noqa: BLE001 - a broken staff file: the public rules still apply
+        cfg = dict(kaggle_item.DEFAULTS)
+    try:
+        solution = kaggle_item.configured_solution(cfg)  # the staff repository only: the graded row count
+    except Exception:  # noqa: BLE001
+        solution = None
+    try:
+        result, rows = kaggle_item.check_format(path, cfg, solution)
+    except Exception:  # noqa: BLE001 - staff settings that contradict each other: check rows loosely
+        result, rows = kaggle_item.check_format(path, {**cfg, "expected_rows": None}), None
+    if not result.valid:
+        return [TestResult("kaggle/format", 0, 1, kaggle_item.format_feedback(result, rows, cfg))]
+    n = len(result.predictions) if result.predictions is not None else 0
+    counted = f"{n:,} rows" + ("" if rows else " (the number of test images is checked by the grader)")
+    return [TestResult("kaggle/format", 1, 1, f"submission.csv has the format Kaggle accepts: {counted}, "
+                                              f"every Category in 0..{cfg['num_classes'] - 1}"
+                       if cfg["num_classes"] else f"submission.csv has the format Kaggle accepts: {counted}")]
 
 
 def check_worksheet(root: Path) -> list[TestResult]:
@@ -77,12 +90,27 @@ def check_worksheet(root: Path) -> list[TestResult]:
     return [TestResult("worksheet/answered", done, len(answers), msg)]
 
 
-def format_table(results: list[TestResult], width: int = 100) -> str:
-    """A plain-text table: item, PASS/FAIL, score, and the first lines of feedback.
+SCREEN_LINES = 30  # feedback lines shown per failing item (about a screen)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    out = []
+    for line in text.splitlines() or [""]:
+        indent = len(line) - len(line.lstrip(" "))
+        out += textwrap.wrap(line, width, subsequent_indent=" " * (indent + 2), replace_whitespace=False,
+                             drop_whitespace=True) or [""]
+    return out
+
+
+def format_table(results: list[TestResult], width: int = 100, screen_lines: int | None = SCREEN_LINES) -> str:
+    """A plain-text table: one line per check (item, PASS/FAIL, score, first line of feedback),
+    and under each failing check its whole feedback (the failing configuration, max error, shapes,
+    traceback, diagnosis), cut to about a screen.
 
     Args:
         results: the checks.
-        width: the line width to wrap feedback at.
+        width: the line width to wrap at.
+        screen_lines: the most feedback lines shown per failing check (None: all of them).
     """
     name_w = max([len("item")] + [len(r.name) for r in results])
     head = f"{'item':<{name_w}}  result  score      feedback"
@@ -90,37 +118,73 @@ def format_table(results: list[TestResult], width: int = 100) -> str:
     indent = " " * (name_w + 2 + 8 + 11)
     for r in results:
         verdict = "PASS" if r.status == "passed" else "FAIL"
-        feedback = (r.output or "").strip().splitlines()
-        first = feedback[0] if feedback else ""
-        if r.status != "passed" and len(feedback) > 1:
-            first = " / ".join(line.strip() for line in feedback[:3] if line.strip())
-        wrapped = textwrap.wrap(first, max(30, width - len(indent))) or [""]
-        lines.append(f"{r.name:<{name_w}}  {verdict:<6}  {r.score:>4g}/{r.max_score:<4g}  {wrapped[0]}")
-        lines += [indent + w for w in wrapped[1:4]]
+        feedback = (r.output or "").strip().splitlines() or [""]
+        head_line = feedback[0]
+        if r.status == "passed" and ". " in head_line:  # a pass needs its verdict, not what was compared
+            head_line = head_line.split(". ", 1)[0] + "."
+        first = _wrap(head_line, max(30, width - len(indent)))
+        lines.append(f"{r.name:<{name_w}}  {verdict:<6}  {r.score:>4g}/{r.max_score:<4g}  {first[0]}")
+        lines += [indent + w for w in first[1:]]
+        if r.status == "passed" or len(feedback) < 2:
+            continue
+        body = _wrap("\n".join(feedback[1:]), max(30, width - 4))
+        if screen_lines is not None and len(body) > screen_lines:
+            more = len(body) - screen_lines + 1
+            body = body[:screen_lines - 1] + [f"... ({more} more lines: `python -m autograder check --full` "
+                                              f"shows everything)"]
+        lines += ["    " + b for b in body] + [""]
+    return "\n".join(lines).rstrip("\n")
+
+
+def sandbox_summary(protections: list[str], verbose: bool = False) -> str:
+    """How the student's code was run: one line while every protection is in force; the whole list,
+    missing protections first, when one is missing (or ``verbose``).
+
+    Args:
+        protections: ``Sandbox.protections`` (a missing protection starts with "NO " or names ROOT).
+        verbose: list every protection even when none is missing (``check --sandbox``).
+    """
+    if not protections:
+        return ""
+    missing = [p for p in protections if p.startswith("NO ") or "ROOT (" in p]
+    if not missing and not verbose:
+        return (f"Your code ran in a sandbox with all {len(protections)} protections in force "
+                f"(`python -m autograder check --sandbox` lists them).")
+    lines = []
+    if missing:
+        lines.append("Your code ran in a sandbox, but on this machine some protections are MISSING:")
+        lines += [f"  - {p}" for p in missing]
+        lines.append("In force:")
+    else:
+        lines.append("Your code ran in a sandbox:")
+    lines += [f"  - {p}" for p in protections if p not in missing]
     return "\n".join(lines)
 
 
-def run_check(root: Path = ROOT) -> tuple[list[TestResult], str]:
-    """Every public check of ``root``; returns (results, the table to print).
+def run_check(root: Path = ROOT, full: bool = False, sandbox: bool = False) -> tuple[list[TestResult], str]:
+    """Every public check of ``root``; returns (results, the text to print).
 
     Args:
         root: the handout folder.
+        full: show every feedback line of a failing check (not just about a screen).
+        sandbox: list every sandbox protection (not just one line).
     """
     root = Path(root)
     code, protections = check_code(root)
     results = code + check_submission_csv(root) + check_worksheet(root)
     failed = sum(r.status != "passed" for r in results)
-    table = format_table(results)
+    table = format_table(results, screen_lines=None if full else SCREEN_LINES)
     tail = (f"\n\n{len(results) - failed} of {len(results)} public checks pass." +
             (" Fix the FAIL lines above (the hidden checks test more cases)." if failed else
              " The hidden checks test more cases: passing here does not guarantee full marks."))
-    if protections:
-        tail += "\nYour code ran in a sandbox: " + "; ".join(protections) + "."
+    summary = sandbox_summary(protections, verbose=sandbox)
+    if summary:
+        tail += "\n" + summary
     return results, table + tail
 
 
 def _run(args: argparse.Namespace) -> int:
-    results, text = run_check(Path(args.dir))
+    results, text = run_check(Path(args.dir), full=getattr(args, "full", False), sandbox=getattr(args, "sandbox", False))
     print(text)
     return 1 if any(r.status != "passed" for r in results) else 0
 
@@ -129,4 +193,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``check`` command."""
     p = subparsers.add_parser("check", help="self-check your work with the public checks (exit 1 if any fails)")
     p.add_argument("--dir", default=str(ROOT), metavar="DIR", help="the handout folder (default: the one this autograder sits in)")
+    p.add_argument("--full", action="store_true", help="show all the feedback of a failing check (default: about a screen each)")
+    p.add_argument("--sandbox", action="store_true", help="list every protection the sandbox puts around your code")
     p.set_defaults(func=_run)

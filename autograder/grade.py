@@ -343,12 +343,12 @@ def grade_extras(workdir: Path, repo: Path = STAFF_ROOT) -> list[TestResult]:
         except Exception:
             tests.append(_grader_error("worksheet", "your WORKSHEET.md"))
     try:
-        from autograder.kaggle import grade_submission_item
+        from autograder.kaggle import grade_submission_items
     except ImportError:
-        grade_submission_item = None
-    if grade_submission_item is not None:
+        grade_submission_items = None
+    if grade_submission_items is not None:
         try:
-            tests.append(grade_submission_item(workdir))
+            tests.extend(grade_submission_items(workdir))  # kaggle/private: after_published
         except Exception:
             tests.append(_grader_error("kaggle/submission", "your submission.csv"))
     return tests

@@ -26,6 +26,7 @@ from torch import nn
 
 LAYER_NORM_EPS = 1e-6  # the contract's LayerNorm epsilon (DESIGN.md §4)
 GRAD_SUMMARY_NUMEL = 4096  # gradients larger than this come back as a fixed sample plus sum and norm
+TRACEBACK_CHARS = 4096  # one traceback sent back (a student's exception message can be megabytes)
 
 
 class ScaleProbe(nn.Module):
@@ -194,8 +195,22 @@ def trap_calls(names: list[str]) -> Iterator[list[str]]:
         _RECORDING.update(names=frozenset(), calls=None)
 
 
-def student_traceback(exc: BaseException, files: list[str]) -> str:
-    """The traceback trimmed to the student's files (the grader's own frames left out)."""
+def cut_text(text: str, limit: int = TRACEBACK_CHARS, what: str = "traceback") -> str:
+    """``text`` with lone surrogates made U+FFFD and at most about ``limit`` characters: the head
+    (two thirds) and the tail (one third) around a line saying how much was cut.
+
+    The child's own cap, so megabytes never cross the channel; the grader caps again in bytes
+    (``autograder.results.cap_text``), since this module imports nothing of the grader's.
+    """
+    if len(text) > limit:
+        head, tail = text[: limit * 2 // 3], text[len(text) - limit // 3:]
+        text = f"{head}\n... [{len(text) - len(head) - len(tail):,} characters of this {what} cut] ...\n{tail}"
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+def student_traceback(exc: BaseException, files: list[str], limit: int = TRACEBACK_CHARS) -> str:
+    """The traceback trimmed to the student's files (the grader's own frames left out), with the
+    middle of a long message cut to about ``limit`` characters (``cut_text``)."""
     frames = traceback.extract_tb(exc.__traceback__)
     cwd = str(Path.cwd())
     keep = [f for f in frames if any(f.filename.endswith(name) for name in files)]
@@ -205,8 +220,11 @@ def student_traceback(exc: BaseException, files: list[str]) -> str:
         lines.append(f'  File "{shown}", line {f.lineno}, in {f.name}')
         if f.line:
             lines.append(f"    {f.line}")
-    lines.extend(traceback.format_exception_only(type(exc), exc))
-    return "\n".join(line.rstrip("\n") for line in lines)
+    try:
+        lines.extend(traceback.format_exception_only(type(exc), exc))
+    except Exception:  # noqa: BLE001 - a __str__ that raises still gets its type named
+        lines.append(f"{type(exc).__name__}: <the exception's message could not be printed>")
+    return cut_text("\n".join(line.rstrip("\n") for line in lines), limit)
 
 
 def _grad_out(t: torch.Tensor | None) -> Any:
@@ -226,21 +244,266 @@ def summarize(t: torch.Tensor) -> dict:
     return {"sample": flat[idx].clone(), "sum": flat.sum(), "norm": flat.norm(), "shape": list(t.shape)}
 
 
-def _load_ordered(model: nn.Module, spec: dict) -> None:
-    """Copies the grader's tensors into ``model`` by registration order (parameters, then buffers)."""
-    params = list(model.parameters())
-    buffers = [b for b in model.buffers() if b.is_floating_point()]
-    got_p = [list(p.shape) for p in params]
-    got_b = [list(b.shape) for b in buffers]
-    if got_p != spec["param_shapes"] or got_b != spec["buffer_shapes"]:
-        raise _ShapeMismatch(got_p, got_b)
+def _own_tensors(module: nn.Module) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
+    """A module's own parameters and floating buffers (not its children's), in registration order."""
+    params = list(module.named_parameters(recurse=False))
+    buffers = [(n, b) for n, b in module.named_buffers(recurse=False) if b.is_floating_point()]
+    return params, buffers
+
+
+def trace_layers(model: nn.Module, inputs: list[torch.Tensor]) -> list[dict]:
+    """The model's layers (modules owning parameters or floating buffers) and how they are used.
+
+    One forward pass in eval mode, without gradients, with hooks on every such module. The same
+    function describes the reference (in the grader) and the student's module (in the child), so
+    weights can be matched by role instead of by the order ``__init__`` created them in.
+
+    Args:
+        model: the module (its weights may be uninitialised: only the calls are recorded).
+        inputs: the forward's inputs.
+
+    Returns:
+        One dict per layer: ``name`` (dotted path), ``params`` and ``buffers`` (``[local name,
+        shape]`` in registration order), ``rank`` (the order of its first call; None if it never
+        ran) and ``pred`` (the layer whose output it was first called on, or None).
+    """
+    layers, hooks, produced, kept = {}, [], {}, []
+    for name, module in model.named_modules():
+        params, buffers = _own_tensors(module)
+        if not params and not buffers:
+            continue
+        layers[name] = {"name": name, "params": [[n, list(t.shape)] for n, t in params],
+                        "buffers": [[n, list(t.shape)] for n, t in buffers], "rank": None, "pred": None}
+
+        def pre(mod, args, name=name):
+            info = layers[name]
+            if info["rank"] is None:
+                info["rank"] = sum(v["rank"] is not None for v in layers.values())
+                first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+                info["pred"] = produced.get(id(first)) if first is not None else None
+
+        def post(mod, args, out, name=name):
+            if isinstance(out, torch.Tensor):
+                produced[id(out)] = name
+                kept.append(out)  # keeps the id from being reused during the trace
+
+        hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*[x.detach().clone() for x in inputs])
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return list(layers.values())
+
+
+def tensor_use_order(model: nn.Module, inputs: list[torch.Tensor]) -> list[str]:
+    """The model's parameters and floating buffers (dotted names) that a forward pass (eval mode,
+    no gradients) hands to a torch function, in the order of their first use. It sees functional
+    code too (``F.conv2d(x, self.w)``), where module hooks see nothing.
+
+    Args:
+        model: the module.
+        inputs: the forward's inputs.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    by_id = {id(t): n for n, t in model.named_parameters()}
+    by_id.update((id(b), n) for n, b in model.named_buffers() if b.is_floating_point())
+    seen: dict[str, None] = {}
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            for a in list(args) + list((kwargs or {}).values()):
+                for t in (a if isinstance(a, (list, tuple)) else (a,)):
+                    if isinstance(t, torch.Tensor) and id(t) in by_id:
+                        seen.setdefault(by_id[id(t)])
+            return func(*args, **(kwargs or {}))
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), Record():
+            model(*[x.detach().clone() for x in inputs])
+    finally:
+        model.train(was_training)
+    return list(seen)
+
+
+def match_tensors(ref: dict[str, list], ref_order: list[str], got: dict[str, list],
+                  got_order: list[str]) -> dict[str, str]:
+    """Pairs tensors by shape, and among tensors of the same shape by the order they are first used:
+    the fallback of ``match_layers`` for weights that no single layer holds (functional code).
+
+    Args:
+        ref: reference name -> shape.
+        ref_order: the reference's names in order of first use (``tensor_use_order``).
+        got: the student's name -> shape.
+        got_order: the student's names in order of first use.
+
+    Returns:
+        reference name -> the student's name.
+
+    Raises:
+        _ShapeMismatch: the shapes differ.
+        AmbiguousLayers: same-shaped tensors of which one is never used.
+    """
+    from collections import Counter
+
+    if Counter(tuple(s) for s in ref.values()) != Counter(tuple(s) for s in got.values()):
+        raise _ShapeMismatch(list(got.values()), [])
+    rank = {n: i for i, n in enumerate(got_order)}
+    pairs: dict[str, str] = {}
+    for shape in {tuple(s) for s in ref.values()}:
+        want = sorted((n for n in ref if tuple(ref[n]) == shape), key=lambda n: ref_order.index(n)
+                      if n in ref_order else len(ref_order))
+        have = [n for n in got if tuple(got[n]) == shape]
+        idle = [n for n in have if n not in rank]
+        if idle and len(have) > 1:
+            raise AmbiguousLayers(
+                f"your tensors {', '.join(have)} all have shape {list(shape)} and {', '.join(idle)} never "
+                f"took part in forward, so which one plays which role cannot be told. Use every weight you "
+                f"create in forward (or remove the unused one).")
+        have.sort(key=lambda n: rank.get(n, len(rank)))
+        pairs.update(zip(want, have))
+    return pairs
+
+
+class AmbiguousLayers(Exception):
+    """The student's layers cannot be matched to the reference's one to one (a clear message)."""
+
+
+def _signature(layer: dict) -> tuple:
+    return (tuple(tuple(s) for _, s in layer["params"]), tuple(tuple(s) for _, s in layer["buffers"]))
+
+
+def match_layers(ref: list[dict], got: list[dict]) -> dict[str, str]:
+    """Pairs each reference layer with the student's layer in the same role.
+
+    Layers pair when their parameter and buffer shapes agree; among layers of the same shapes, by
+    where their input comes from (a batch norm after its own convolution), and then by the order
+    they first ran in (data flow fixes it: conv1 always runs before conv2). The order ``__init__``
+    created them in never matters.
+
+    Args:
+        ref: ``trace_layers`` of the reference.
+        got: ``trace_layers`` of the student's module.
+
+    Returns:
+        reference layer name -> the student's layer name.
+
+    Raises:
+        _ShapeMismatch: the shapes differ (a layer missing, extra or of another size).
+        AmbiguousLayers: layers of the same shapes that never ran, so their role is unknown.
+    """
+    from collections import Counter
+
+    if Counter(map(_signature, ref)) != Counter(map(_signature, got)):
+        raise _ShapeMismatch([s for layer in got for _, s in layer["params"]],
+                             [s for layer in got for _, s in layer["buffers"]])
+    groups: dict[tuple, tuple[list[dict], list[dict]]] = {}
+    for layer in ref:
+        groups.setdefault(_signature(layer), ([], []))[0].append(layer)
+    for layer in got:
+        groups[_signature(layer)][1].append(layer)
+    pairs: dict[str, str] = {}
+    for want, have in groups.values():
+        if len(want) == 1:
+            pairs[want[0]["name"]] = have[0]["name"]
+    while len(pairs) < len(ref):
+        progress = False
+        for want, have in groups.values():  # by where the input comes from
+            free = [g for g in have if g["name"] not in pairs.values()]
+            for w in [w for w in want if w["name"] not in pairs]:
+                if w["pred"] is None or w["pred"] not in pairs:
+                    continue
+                hits = [g for g in free if g["pred"] == pairs[w["pred"]]]
+                if len(hits) == 1:
+                    pairs[w["name"]] = hits[0]["name"]
+                    free.remove(hits[0])
+                    progress = True
+        if progress:
+            continue
+        open_groups = [(w, h) for w, h in groups.values() if any(x["name"] not in pairs for x in w)]
+        want, have = min(open_groups, key=lambda g: min(x["rank"] if x["rank"] is not None else 1 << 30
+                                                        for x in g[0] if x["name"] not in pairs))
+        want = sorted((w for w in want if w["name"] not in pairs), key=lambda x: (x["rank"] is None, x["rank"]))
+        have = [g for g in have if g["name"] not in pairs.values()]
+        idle = [g["name"] for g in have if g["rank"] is None]
+        if idle and len(have) > 1:
+            shapes = [s for _, s in have[0]["params"]]
+            raise AmbiguousLayers(
+                f"your layers {', '.join(g['name'] for g in have)} all have parameter shapes {shapes} and "
+                f"{', '.join(idle)} never ran in forward, so which one plays which role cannot be told. "
+                f"Use every layer you create in forward (or remove the unused one).")
+        have.sort(key=lambda x: x["rank"])
+        for w, g in zip(want, have):  # by the order they first ran in
+            pairs[w["name"]] = g["name"]
+    return pairs
+
+
+def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> dict[str, str]:
+    """Copies the grader's tensors into ``model``, layer by matched layer (``match_layers``).
+
+    Returns:
+        reference parameter name -> the student's parameter name (for comparing gradients).
+    """
+    with torch.no_grad():  # known values for the trace (the storage may be uninitialised)
+        for p in model.parameters():
+            p.fill_(0.01)
+        for b in model.buffers():
+            if b.is_floating_point():
+                b.fill_(1.0)
+    try:
+        pairs = match_layers(spec["layers"], trace_layers(model, inputs))
+    except _ShapeMismatch:
+        if "uses" not in spec:
+            raise
+        return _load_by_tensor(model, spec, inputs)
+    modules = dict(model.named_modules())
+    names: dict[str, str] = {}
     with torch.no_grad():
-        for p, s in zip(params, spec["params"]):
-            materialize(s, out=p)
-        for b, s in zip(buffers, spec["buffers"]):
-            materialize(s, out=b)
-    for p in params:
-        p.requires_grad_(p.numel() <= spec.get("grad_numel_max", 1 << 62))
+        for layer in spec["layers"]:
+            theirs = pairs[layer["name"]]
+            params, buffers = _own_tensors(modules[theirs])
+            for (ref_local, _), (local, p) in zip(layer["params"], params):
+                ref_name = f"{layer['name']}.{ref_local}".lstrip(".")
+                materialize(spec["params"][ref_name], out=p)
+                p.requires_grad_(p.numel() <= spec.get("grad_numel_max", 1 << 62))
+                names[ref_name] = f"{theirs}.{local}".lstrip(".")
+            for (ref_local, _), (_, b) in zip(layer["buffers"], buffers):
+                materialize(spec["buffers"][f"{layer['name']}.{ref_local}".lstrip(".")], out=b)
+    return names
+
+
+def _load_by_tensor(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> dict[str, str]:
+    """``_load_matched``'s fallback: tensor by tensor (``match_tensors``), when the layers differ
+    from the reference's but the tensors' shapes agree (weights held outside one-layer modules).
+    Raises ``_ShapeMismatch`` with the layer view when the shapes differ too."""
+    shape = lambda v: list(v.shape) if isinstance(v, torch.Tensor) else list(v["shape"])  # noqa: E731
+    ref = {n: shape(v) for part in ("params", "buffers") for n, v in spec[part].items()}
+    params = dict(model.named_parameters())
+    tensors = {**params, **{n: b for n, b in model.named_buffers() if b.is_floating_point()}}
+    try:
+        pairs = match_tensors(ref, spec["uses"], {n: list(t.shape) for n, t in tensors.items()},
+                              tensor_use_order(model, inputs))
+    except _ShapeMismatch:
+        raise _ShapeMismatch([list(p.shape) for p in params.values()],
+                             [list(t.shape) for n, t in tensors.items() if n not in params]) from None
+    names: dict[str, str] = {}
+    with torch.no_grad():
+        for ref_name, theirs in pairs.items():
+            source = spec["params"].get(ref_name, spec["buffers"].get(ref_name))
+            materialize(source, out=tensors[theirs])
+            if ref_name in spec["params"]:
+                if theirs not in params:
+                    raise _ShapeMismatch([list(p.shape) for p in params.values()], [])
+                params[theirs].requires_grad_(params[theirs].numel() <= spec.get("grad_numel_max", 1 << 62))
+                names[ref_name] = theirs
+    return names
 
 
 class _ShapeMismatch(Exception):
@@ -290,12 +553,18 @@ def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
                 f"the module's parameter names differ from the given constructor's: missing "
                 f"{sorted(missing)}, unexpected {sorted(unexpected)}. Keep the constructor as handed out."
             )
-    elif "ordered" in cfg:
+    param_map = None
+    if "matched" in cfg:
         try:
-            _load_ordered(model, cfg["ordered"])
+            param_map = _load_matched(model, cfg["matched"], cfg["inputs"])
         except _ShapeMismatch as e:
             return {"param_shapes": e.params, "buffer_shapes": e.buffers}
-    return run_model(model, cfg)
+        except AmbiguousLayers as e:
+            return {"ambiguous": str(e)}
+    result = run_model(model, cfg)
+    if param_map is not None:
+        result["param_map"] = param_map
+    return result
 
 
 def run_model(model: nn.Module, cfg: dict) -> dict:
@@ -348,7 +617,7 @@ def check_module(payload: dict) -> dict:
     Args:
         payload: ``module`` (e.g. ``models.vit``), ``cls``, ``files`` (the student's files, for
             tracebacks), ``trap`` (dotted names whose calls are recorded), ``configs`` (each:
-            ``kwargs``, ``swaps``, ``state`` | ``timm_state`` | ``ordered``, ``inputs``,
+            ``kwargs``, ``swaps``, ``state`` | ``timm_state`` | ``matched``, ``inputs``,
             ``grad_out``, ``train``, ``repeat``, ``seed``; or ``meta_count``).
 
     Returns:
@@ -363,12 +632,13 @@ def check_module(payload: dict) -> dict:
             mod = importlib.import_module(payload["module"])
             cls = getattr(mod, payload["cls"])
         except Exception as e:  # the student's file fails to import or lacks the class
-            return {"import_error": student_traceback(e, files), "configs": [], "calls": []}
+            return {"import_error": student_traceback(e, files), "import_error_type": type(e).__name__,
+                    "configs": [], "calls": []}
         for cfg in payload["configs"]:
             try:
                 results.append(_run_config(mod, cls, cfg))
             except Exception as e:  # noqa: BLE001 - any failure of student code is feedback
-                results.append({"error": student_traceback(e, files)})
+                results.append({"error": student_traceback(e, files), "error_type": type(e).__name__})
     return {"configs": results, "calls": list(dict.fromkeys(calls))}
 
 

@@ -113,3 +113,37 @@ def test_staff_yaml_is_read_and_checked(tmp_path, monkeypatch):
 def test_shipped_staff_config_loads():
     cfg = load_staff_config()
     assert cfg["num_classes"] == 200 and cfg["full_accuracy"] == 0.7
+
+
+def test_private_score_is_a_separate_entry_shown_after_publishing(tmp_path, staff):
+    """Before the deadline a student sees the public split only: the private accuracy (and the
+    points that follow it) sit in kaggle/private with visibility after_published (issue 12 item 10)."""
+    from autograder.kaggle import PRIVATE_ITEM, grade_submission_items
+
+    submit(tmp_path / "w", [0] * 5 + [0, 0, 0, 1, 1])  # public 100%, private 60%
+    public, private = grade_submission_items(tmp_path / "w", staff)
+    assert (public.name, public.visibility, public.score, public.max_score) == (ITEM, "visible", 2, 2)
+    assert "Accuracy on the public test rows (the public leaderboard's): 100.00%" in public.output
+    assert "private" not in public.output.replace("kaggle/private", "").replace("from the private test rows", "")
+    assert "60.00%" not in public.output
+    assert (private.name, private.visibility, private.max_score) == (PRIVATE_ITEM, "after_published", 8)
+    assert private.score == pytest.approx(6.0)  # 8 * (0.6 - 0.3) / 0.4
+    assert "Accuracy on the private test rows: 60.00%" in private.output
+    whole = grade_submission_item(tmp_path / "w", staff)
+    assert public.score + private.score == pytest.approx(whole.score)
+
+
+def test_invalid_file_still_gives_both_entries_and_public_split_is_one_entry(tmp_path, staff):
+    from autograder.kaggle import grade_submission_items
+
+    submit(tmp_path / "bad", [0, 1, 7])
+    public, private = grade_submission_items(tmp_path / "bad", staff)
+    assert public.score == 0 and "not in the format Kaggle accepts" in public.output
+    assert private.score == 0 and private.visibility == "after_published"
+    submit(tmp_path / "w", [0] * 10)
+    (only,) = grade_submission_items(tmp_path / "w", {**staff, "split": "public"})
+    assert only.name == ITEM and only.visibility == "visible" and only.score == 10
+    (no_labels,) = grade_submission_items(tmp_path / "w", {"num_classes": 3})
+    assert no_labels.score == no_labels.max_score
+    (broken,) = grade_submission_items(tmp_path / "w", {**staff, "private_visibility": "later"})
+    assert broken.score == 0 and "problem on the grader's side" in broken.output

@@ -22,15 +22,27 @@ from autograder.grading.diagnosis import diagnose, load_mistakes
 from autograder.grading.forbidden import find_forbidden
 from autograder.grading.reference import ITEM_NAMES, ITEMS, Case, Item
 from autograder.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
-from autograder.results import TestResult
+from autograder.results import TestResult, cap_text
 
 __all__ = ["grade_code_items", "load_rubric", "ITEM_NAMES", "RubricError", "DEFAULT_RUBRIC", "grade_item"]
 
 _CASES: dict[str, list[Case]] = {}  # the references depend only on the seeds: made once per process
 
 
-def cases_for(item: Item) -> list[Case]:
-    """The item's seeded cases and reference results (computed once per process)."""
+def cases_for(item: Item, public: bool = False) -> list[Case]:
+    """The item's seeded cases and reference results (computed once per process).
+
+    Args:
+        item: the graded item.
+        public: the cases ``check`` runs: the shipped public cases where the item has them
+            (``autograder.grading.public``), else the graded ones.
+    """
+    if public:
+        from autograder.grading.public import public_cases
+
+        shipped = public_cases(item.name)
+        if shipped is not None:
+            return shipped
     if item.name not in _CASES:
         _CASES[item.name] = item.make_cases()
     return _CASES[item.name]
@@ -51,7 +63,12 @@ def grade_code_items(workdir: Path, sandbox, rubric: dict | None = None, public_
         One ``TestResult`` per item, in ``ITEM_NAMES`` order.
     """
     rubric = rubric or load_rubric()
-    mistakes = load_mistakes()
+    if public_only:  # check: the public part of the catalogue, the same in the staff repo and the handout
+        from autograder.grading.public import public_mistakes
+
+        mistakes = public_mistakes()
+    else:
+        mistakes = load_mistakes()
     results = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny float64 tensors: one thread is fastest, and grade-all runs jobs side by side
@@ -102,19 +119,35 @@ def _grade_one(name: str, rubric: dict, public_only: bool, items: list[str] | No
     if (public_only and not spec["public"]) or (items is not None and name not in items):
         return
     try:
-        results.append(grade_item(ITEMS[name], workdir, sandbox, spec, rubric["tolerance"], mistakes))
+        results.append(grade_item(ITEMS[name], workdir, sandbox, spec, rubric["tolerance"], mistakes,
+                                  public=public_only))
     except Exception:  # noqa: BLE001 - a grader bug must not cost the other items
         results.append(TestResult(name, 0.0, float(spec["points"]),
                                   "The grader failed on this item (not your fault): please tell the staff.\n"
                                   + traceback.format_exc(limit=3), spec["visibility"]))
 
 
-def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, mistakes: list) -> TestResult:
-    """Grades one item: run in the sandbox, compare, diagnose, check forbidden calls, score."""
+PRINTED_BYTES = 2048  # the student's printed output shown with a failing item
+ERROR_BYTES = 4096  # the sandbox's report of a run that did not finish
+
+
+def _printed(stdout: str) -> list[str]:
+    """Feedback lines with what the student's code printed (cut to ``PRINTED_BYTES``), or none."""
+    text = cap_text(stdout, PRINTED_BYTES, "printed output").strip()
+    return ["Your code printed:", text] if text else []
+
+
+def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, mistakes: list,
+               public: bool = False) -> TestResult:
+    """Grades one item: run in the sandbox, compare, diagnose, check forbidden calls, score.
+
+    Args:
+        public: run the public cases (``check``), see ``cases_for``.
+    """
     points = float(spec["points"])
     rtol = spec["rtol"] if spec["rtol"] is not None else tolerance["rtol"]
     atol = spec["atol"] if spec["atol"] is not None else tolerance["atol"]
-    cases = cases_for(item)
+    cases = cases_for(item, public)
     header = f"Compared in float64: {item.compared}; rtol {rtol:g}, atol {atol:g}."
 
     def result(score: float, lines: list[str]) -> TestResult:
@@ -130,16 +163,19 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     payload = {"module": item.module, "cls": item.cls, "files": [item.file], "trap": spec["trap"],
                "configs": [c.payload for c in cases]}
     run = sandbox.run("check_module", payload)
+    printed = _printed(getattr(run, "stdout", "") or "")
     if not run.ok:
         why = f"the {run.limit} was hit" if getattr(run, "limit", None) else "your code stopped the run"
-        lines = [f"{item.cls}: not graded: {why}.", (run.error or "").strip()]
-        return result(0.0, [line for line in lines if line])
+        lines = [f"{item.cls}: not graded: {why}.", cap_text((run.error or "").strip(), ERROR_BYTES, "error")]
+        return result(0.0, [line for line in lines + printed if line])
     value = run.value or {}
     if value.get("import_error"):
-        err = value["import_error"]
-        if "NotImplementedError" in err:
-            return result(0.0, [f"{item.cls}: not implemented yet ({item.file} raises NotImplementedError).", err])
-        return result(0.0, [f"Could not import {item.cls} from {item.file}:", err])
+        err, kind = cap_text(value["import_error"], ERROR_BYTES, "traceback"), value.get("import_error_type")
+        if kind == "NotImplementedError":
+            return result(0.0, [f"{item.cls}: not implemented yet (importing {item.file} raises NotImplementedError).",
+                                err])
+        what = f"raised {kind}" if kind else "failed"
+        return result(0.0, [f"Could not import {item.cls} from {item.file}: the import {what}:", err])
     got = list(value.get("configs", []))
     got += [{"error": "no result came back for this configuration"}] * (len(cases) - len(got))
 
@@ -149,7 +185,7 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
         if not problems:
             passed += 1
             continue
-        if any("NotImplementedError" in p for p in problems):
+        if isinstance(res, dict) and res.get("error_type") == "NotImplementedError":
             return result(0.0, [f"{item.cls}: not implemented yet ({item.file} raises NotImplementedError)."])
         lines.append(f"FAILED configuration {i} ({case.label}):")
         lines += [f"  - {p}" for p in problems[:4]]
@@ -160,6 +196,7 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     if passed < len(cases):
         found = diagnose(item.name, cases, got, mistakes, rtol, atol)
         lines += [f"Diagnosis: your results match a known mistake: {d}." for d in found]
+        lines += printed
 
     runtime_hits = [c for c in value.get("calls", []) if isinstance(c, str)]
     if static_hits or runtime_hits:

@@ -64,8 +64,10 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
         n, want = got.get("param_count"), expected["param_count"]
         return [] if n == want else [f"parameter count: {want:,} expected, got {n:,}" if isinstance(n, int)
                                      else "parameter count: could not be counted"]
-    if "param_shapes" in got:  # the ordered load found different layers
+    if "param_shapes" in got:  # the layers do not line up with the reference's
         return [shape_mismatch(expected, got)]
+    if "ambiguous" in got:
+        return [str(got["ambiguous"])]
     if got.get("out") is None:
         return [f"forward returned {got.get('out_type', 'nothing')}, expected a tensor"]
     problems = compare_tensor("output", got["out"], expected["out"], rtol, atol)
@@ -87,8 +89,8 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
         problems += compare_tensor("gradient of the input" + (f" {j}" if j else ""), g, w, rtol, atol)
     got_grads = got.get("param_grads", {})
     names = expected.get("param_names")  # reference name -> the student's name, when they differ
-    if names == "order":  # weights loaded by registration order: match the gradients the same way
-        names = dict(zip(expected["param_order"], got.get("param_order", [])))
+    if names == "matched":  # weights loaded layer by matched layer: the child says which is which
+        names = got.get("param_map") or {}
     for name in expected["param_order"]:
         theirs = names.get(name, name) if names else name
         if theirs not in got_grads:
@@ -109,16 +111,25 @@ def _check_order(want: list[str], got: list[str]) -> list[str]:
 
 
 def shape_mismatch(expected: dict, got: dict) -> str:
-    """The message for layers that do not line up with the reference's."""
-    want_p = [list(v.shape) if hasattr(v, "shape") else v["shape"] for v in expected["params_spec"]] \
-        if "params_spec" in expected else expected.get("param_shapes", [])
-    lines = [f"expected {len(want_p)} parameter tensors with shapes {want_p} (in the order the layers are "
-             f"created), got {len(got['param_shapes'])}: {got['param_shapes']}"]
-    for i, (w, g) in enumerate(zip(want_p, got["param_shapes"])):
-        if w != g:
-            lines.append(f"the first difference is tensor {i}: expected {w}, got {g}")
-            break
-    if expected.get("buffer_shapes") is not None and got.get("buffer_shapes") != expected["buffer_shapes"]:
-        lines.append(f"buffers (batch-norm statistics): expected shapes {expected['buffer_shapes']}, "
-                     f"got {got['buffer_shapes']}")
+    """The message for layers that do not line up with the reference's (compared as collections:
+    the order and names the student's ``__init__`` uses do not matter)."""
+    from collections import Counter
+
+    layers = expected.get("layers") or []
+    want_p = [s for layer in layers for _, s in layer["params"]]
+    want_b = [s for layer in layers for _, s in layer["buffers"]]
+    got_p, got_b = got.get("param_shapes") or [], got.get("buffer_shapes") or []
+
+    def diff(a: list, b: list) -> list:
+        return sorted(map(list, (Counter(map(tuple, a)) - Counter(map(tuple, b))).elements()))
+
+    lines = [f"expected {len(want_p)} parameter tensors with shapes {want_p} (in any order), got "
+             f"{len(got_p)}: {got_p}"]
+    missing, extra = diff(want_p, got_p), diff(got_p, want_p)
+    if missing:
+        lines.append(f"missing (no layer of yours has them): {missing}")
+    if extra:
+        lines.append(f"not in the reference: {extra}")
+    if Counter(map(tuple, want_b)) != Counter(map(tuple, got_b)):
+        lines.append(f"buffers (batch-norm statistics): expected shapes {want_b}, got {got_b}")
     return "; ".join(lines)

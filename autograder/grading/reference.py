@@ -17,13 +17,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-from autograder.tasks import make_part, materialize, run_model
+from autograder.tasks import make_part, materialize, run_model, tensor_use_order, trace_layers
 
 
 def timm_patch_embed(kw: dict) -> nn.Module:
+    """timm's ``PatchEmbed`` for images of ``kw["image"]`` = (height, width) (or ``kw["img_size"]``)."""
     from timm.layers import PatchEmbed
 
-    return PatchEmbed(tuple(kw["img_size"]), kw["patch_size"], kw["in_chans"], kw["embed_dim"], strict_img_size=False)
+    size = kw.get("image", kw["img_size"])
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return PatchEmbed(size, kw["patch_size"], kw["in_chans"], kw["embed_dim"], strict_img_size=False)
 
 
 def timm_mlp(kw: dict) -> nn.Module:
@@ -130,8 +133,9 @@ def _state_case(label: str, kwargs: dict, ref: nn.Module, inputs: list, out_shap
 
 # ---------------------------------------------------------------- ViT (the container references)
 # The references of AddPositionEmbs, Encoder and VisionTransformer spell out those forwards, so
-# they live in the staff-only autograder/staff/containers.py (not in the handout). The handout's
-# `check` leaves these three items to `vit/end_to_end`, which compares against timm.
+# they live in the staff-only autograder/staff/containers.py (not in the handout). `check` grades
+# these three items on public cases of other seeds and sizes, shipped as numbers
+# (autograder/grading/public.py builds them with the staff's references).
 
 
 def _staff_ref(name: str) -> type:
@@ -154,22 +158,26 @@ def _block_ref(kw: dict) -> nn.Module:
 
 
 def patch_embed_cases() -> list[Case]:
+    """The contract builds ``PatchEmbed`` with an int ``img_size``; non-square coverage comes from
+    the input (a module built with an int side, fed a non-square image: only ``forward`` is graded)."""
     cases = []
-    for i, (h, w, p, c, d, b) in enumerate([(12, 20, 4, 3, 8, 2), (15, 15, 5, 2, 6, 3), (9, 6, 3, 1, 5, 1)]):
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "embed_dim": d}
+    for i, (side, h, w, p, c, d, b) in enumerate([(12, 12, 20, 4, 3, 8, 2), (15, 15, 15, 5, 2, 6, 3),
+                                                  (9, 9, 6, 3, 1, 5, 1)]):
+        kw = {"img_size": side, "patch_size": p, "in_chans": c, "embed_dim": d}
         n = (h // p) * (w // p)
-        label = f"batch {b}, {c}x{h}x{w} images, patch {p}, embed_dim {d}"
-        cases.append(_state_case(label, kw, timm_patch_embed(kw), [_tensor(100 + i, b, c, h, w)],
-                                 (b, n, d), 100 + i))
+        built = "" if (h, w) == (side, side) else f" (module built with img_size {side})"
+        label = f"batch {b}, {c}x{h}x{w} images{built}, patch {p}, embed_dim {d}"
+        cases.append(_state_case(label, kw, timm_patch_embed({**kw, "image": (h, w)}),
+                                 [_tensor(100 + i, b, c, h, w)], (b, n, d), 100 + i))
     return cases
 
 
-def add_position_cases() -> list[Case]:
+def add_position_cases(sizes: tuple = ((5, 7, 2), (17, 4, 3)), seed: int = 200) -> list[Case]:
     cases = []
-    for i, (t, d, b) in enumerate([(5, 7, 2), (17, 4, 3)]):
+    for i, (t, d, b) in enumerate(sizes):
         kw = {"num_tokens": t, "embed_dim": d}
         cases.append(_state_case(f"batch {b}, {t} tokens, embed_dim {d}", kw, _staff_ref("RefAddPositionEmbs")(t, d),
-                                 [_tensor(200 + i, b, t, d)], (b, t, d), 200 + i))
+                                 [_tensor(seed + i, b, t, d)], (b, t, d), seed + i))
     return cases
 
 
@@ -205,30 +213,31 @@ def block_cases() -> list[Case]:
     return cases
 
 
-def encoder_cases() -> list[Case]:
+def encoder_cases(sizes: tuple = ((6, 12, 2, 3, 16, 0.1, True, 2), (4, 8, 1, 2, 9, 0.0, False, 3)),
+                  seed: int = 600) -> list[Case]:
     cases = []
-    for i, (t, d, depth, h, m, p, bias, b) in enumerate([(6, 12, 2, 3, 16, 0.1, True, 2), (4, 8, 1, 2, 9, 0.0, False, 3)]):
+    for i, (t, d, depth, h, m, p, bias, b) in enumerate(sizes):
         kw = {"num_tokens": t, "embed_dim": d, "depth": depth, "num_heads": h, "mlp_dim": m, "dropout": p,
               "attn_dropout": p, "qkv_bias": bias}
         swaps = {"pos_embed": ["scale_probe", kw], **{f"layers.{j}": ["block", kw] for j in range(depth)}}
         label = f"batch {b}, {t} tokens, embed_dim {d}, depth {depth}, {h} heads, dropout {p} (eval mode)"
-        cases.append(_state_case(label, kw, _staff_ref("RefEncoder")(kw), [_tensor(600 + i, b, t, d)], (b, t, d), 600 + i,
-                                 swaps, record_order=True))
+        cases.append(_state_case(label, kw, _staff_ref("RefEncoder")(kw), [_tensor(seed + i, b, t, d)], (b, t, d),
+                                 seed + i, swaps, record_order=True))
     return cases
 
 
-def vit_cases() -> list[Case]:
+def vit_cases(sizes: tuple = ((12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)),
+              seed: int = 700) -> list[Case]:
     cases = []
-    for i, (h, w, p, c, k, d, depth, nh, m, dr, b) in enumerate(
-        [(8, 12, 4, 3, 5, 12, 1, 3, 16, 0.1, 2), (10, 10, 5, 2, 3, 8, 2, 2, 10, 0.0, 3)]
-    ):
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
+    for i, (h, p, c, k, d, depth, nh, m, dr, b) in enumerate(sizes):  # img_size an int: square images
+        w = h
+        kw = {"img_size": h, "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
               "num_heads": nh, "mlp_dim": m, "dropout": dr, "attn_dropout": dr, "qkv_bias": True}
         n = (h // p) * (w // p)
         swaps = {"patch_embed": ["patch_embed", kw], "encoder": ["probe_encoder", {**kw, "num_tokens": n + 1}]}
         label = f"batch {b}, {c}x{h}x{w} images, patch {p}, embed_dim {d}, {nh} heads, {k} classes (eval mode)"
-        cases.append(_state_case(label, kw, _staff_ref("RefVisionTransformer")(kw), [_tensor(700 + i, b, c, h, w)], (b, k),
-                                 700 + i, swaps))
+        cases.append(_state_case(label, kw, _staff_ref("RefVisionTransformer")(kw), [_tensor(seed + i, b, c, h, w)],
+                                 (b, k), seed + i, swaps))
     return cases
 
 
@@ -236,10 +245,11 @@ def end_to_end_cases() -> list[Case]:
     from timm.models.vision_transformer import Attention, VisionTransformer
 
     cases = []
-    for i, (h, w, p, c, k, d, depth, nh, ratio, dr, bias, b) in enumerate(
-        [(8, 12, 4, 3, 5, 12, 2, 3, 2, 0.1, True, 2), (6, 6, 2, 1, 4, 8, 1, 2, 3, 0.0, False, 1)]
-    ):
-        ref = VisionTransformer(img_size=(h, w), patch_size=p, in_chans=c, num_classes=k, global_pool="token",
+    for i, (h, p, c, k, d, depth, nh, ratio, dr, bias, b) in enumerate(
+        [(12, 4, 3, 5, 12, 2, 3, 2, 0.1, True, 2), (6, 2, 1, 4, 8, 1, 2, 3, 0.0, False, 1)]
+    ):  # img_size an int, as the contract gives it: square images
+        w = h
+        ref = VisionTransformer(img_size=h, patch_size=p, in_chans=c, num_classes=k, global_pool="token",
                                 embed_dim=d, depth=depth, num_heads=nh, mlp_ratio=ratio, qkv_bias=bias,
                                 class_token=True, drop_rate=dr, pos_drop_rate=dr, proj_drop_rate=dr,
                                 attn_drop_rate=dr)
@@ -247,7 +257,7 @@ def end_to_end_cases() -> list[Case]:
             if isinstance(m, Attention):
                 m.fused_attn = False
         ref = randomize_(ref.double(), 800 + i)
-        kw = {"img_size": [h, w], "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
+        kw = {"img_size": h, "patch_size": p, "in_chans": c, "num_classes": k, "embed_dim": d, "depth": depth,
               "num_heads": nh, "mlp_dim": d * ratio, "dropout": dr, "attn_dropout": dr, "qkv_bias": bias}
         payload = {"kwargs": kw, "timm_state": copy.deepcopy(ref.state_dict()), "inputs": [_tensor(800 + i, b, c, h, w)]}
         label = (f"your whole VisionTransformer against timm's (weights through convert_timm_state_dict): "
@@ -273,35 +283,35 @@ def timm_to_ours(name: str) -> str:
 
 def _ordered_case(label: str, kwargs: dict, ref: nn.Module, inputs: list, out_shape: tuple, seed: int,
                   train: bool = False, send_numel_max: int = 200_000, grad_numel_max: int = 1 << 62) -> Case:
-    """A case whose weights go in by registration order (the student writes the layers too).
+    """A case for a class whose layers the student writes: the weights go in layer by layer,
+    matched by role (``autograder.tasks.match_layers``: shapes, where each layer's input comes
+    from, the order they run in), never by the order or the names ``__init__`` gives them.
 
     Tensors above ``send_numel_max`` entries travel as a seed, drawn on both sides.
     """
     ref = ref.double()
-    params, buffers = list(ref.parameters()), [b for b in ref.buffers() if b.is_floating_point()]
     randomize_(ref, seed, numel_max=send_numel_max)
-    specs = []
+    specs = {}
     with torch.no_grad():
-        for j, prm in enumerate(params):
+        for j, (name, prm) in enumerate(ref.named_parameters()):
             if prm.numel() > send_numel_max:
                 spec = {"seed": seed * 1000 + j, "shape": list(prm.shape), "std": 1 / prm[0].numel() ** 0.5}
                 materialize(spec, out=prm)
-                specs.append(spec)
+                specs[name] = spec
             else:
-                specs.append(prm.detach().clone())
-    for prm in params:
+                specs[name] = prm.detach().clone()
+    for prm in ref.parameters():
         prm.requires_grad_(prm.numel() <= grad_numel_max)
-    ordered = {"params": specs, "buffers": [b.detach().clone() for b in buffers],
-               "param_shapes": [list(p.shape) for p in params], "buffer_shapes": [list(b.shape) for b in buffers],
-               "grad_numel_max": grad_numel_max}
-    payload = {"kwargs": kwargs, "ordered": ordered, "inputs": inputs, "train": train, "repeat": 1 if train else 2,
+    buffers = {n: b.detach().clone() for n, b in ref.named_buffers() if b.is_floating_point()}
+    matched = {"layers": trace_layers(ref, inputs), "uses": tensor_use_order(ref, inputs), "params": specs,
+               "buffers": buffers, "grad_numel_max": grad_numel_max}
+    payload = {"kwargs": kwargs, "matched": matched, "inputs": inputs, "train": train, "repeat": 1 if train else 2,
                "meta_init": True}
     payload.setdefault("seed", seed)
     payload["grad_out"] = _tensor(seed + 1, *out_shape)
     ref.train(train)
     case = Case(label, payload, ref, run_model(ref, payload))
-    case.expected.update(param_names="order", param_shapes=ordered["param_shapes"],
-                         buffer_shapes=ordered["buffer_shapes"])
+    case.expected.update(param_names="matched", layers=matched["layers"])
     return case
 
 
@@ -384,10 +394,17 @@ ITEMS: dict[str, Item] = {
                            "your whole VisionTransformer (all your classes together) against timm's "
                            "VisionTransformer with the same weights: " + _WHAT),
     "alexnet/AlexNet": Item("alexnet/AlexNet", "models/alexnet.py", "models.alexnet", "AlexNet", alexnet_cases,
-                            "the layers' parameter shapes (in the order you create them), " + _WHAT
+                            "the layers' parameter shapes (in any order), " + _WHAT
                             + " (gradients of the two 4096-wide linear layers are skipped), and the parameter count"),
     "resnet/BasicBlock": Item("resnet/BasicBlock", "models/resnet.py", "models.resnet", "BasicBlock",
-                              basic_block_cases, "the layers' parameter and buffer shapes (in the order you "
-                              "create them), " + _WHAT + ", in eval and train mode"),
+                              basic_block_cases, "the layers' parameter and buffer shapes (in any order), " + _WHAT + ", in eval and train mode"),
 }
 assert tuple(ITEMS) == ITEM_NAMES
+
+# The public cases `check` runs for the items whose references are staff-only: other seeds and
+# sizes than the graded ones (built by autograder/grading/public.py, shipped as numbers).
+PUBLIC_CASES: dict[str, Callable[[], list[Case]]] = {
+    "vit/AddPositionEmbs": lambda: add_position_cases(((3, 6, 2), (9, 5, 1)), seed=250),
+    "vit/Encoder": lambda: encoder_cases(((5, 8, 2, 2, 10, 0.1, True, 2),), seed=650),
+    "vit/VisionTransformer": lambda: vit_cases(((8, 4, 3, 4, 8, 1, 2, 12, 0.1, 2),), seed=750),
+}

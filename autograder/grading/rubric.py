@@ -26,14 +26,14 @@ DEFAULT_RUBRIC: dict = {
     "tolerance": {"rtol": 1e-6, "atol": 1e-8},  # float64 comparisons: |got - want| <= atol + rtol * |want|
     "items": {
         "vit/PatchEmbed": {"points": 5, "forbidden": ["timm"]},
-        "vit/AddPositionEmbs": {"public": False, "points": 2, "forbidden": ["timm"]},
+        "vit/AddPositionEmbs": {"points": 2, "forbidden": ["timm"]},
         "vit/MlpBlock": {"points": 5, "forbidden": ["timm"]},
         "vit/MultiHeadSelfAttention": {"points": 15, "forbidden": ATTENTION_FORBIDDEN + ["timm"]},
         "vit/Encoder1DBlock": {"points": 8, "forbidden": ["timm"]},
-        # The next three references are staff-only (they spell out the forwards): `check` in the
-        # handout leaves them to vit/end_to_end.
-        "vit/Encoder": {"points": 5, "forbidden": ["timm"], "public": False},
-        "vit/VisionTransformer": {"points": 8, "forbidden": ["timm"], "public": False},
+        # The references of AddPositionEmbs, Encoder and VisionTransformer are staff-only (they
+        # spell out the forwards): `check` runs them on public cases shipped as numbers.
+        "vit/Encoder": {"points": 5, "forbidden": ["timm"]},
+        "vit/VisionTransformer": {"points": 8, "forbidden": ["timm"]},
         "vit/end_to_end": {"points": 5, "forbidden": []},
         "alexnet/AlexNet": {"points": 10, "forbidden": ["torchvision.models.AlexNet", "torchvision.models.alexnet"]},
         "resnet/BasicBlock": {"points": 10, "forbidden": ["torchvision.models.resnet.BasicBlock"]},

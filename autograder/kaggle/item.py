@@ -5,6 +5,11 @@ Without staff labels the item checks the file is one Kaggle accepts (all points 
 a staff ``solution.csv`` configured (``autograder/staff/kaggle.yaml``), a valid file earns
 ``valid_points`` and the rest follows accuracy linearly from ``floor_accuracy`` (nothing more) to
 ``full_accuracy`` (full credit). The file is only read as data, in the grader's process.
+
+What a student sees before the deadline must not reveal the private split (else resubmitting
+probes it): ``grade_submission_items`` gives the results file two entries, ``kaggle/submission``
+(the valid-file points and the public split's accuracy, visible) and ``kaggle/private`` (the
+accuracy points, with Gradescope visibility ``after_published``).
 """
 from __future__ import annotations
 
@@ -16,17 +21,18 @@ import numpy as np
 import yaml
 
 from autograder.kaggle.score import accuracies, load_solution
-from autograder.kaggle.validate import KaggleError, check_submission
+from autograder.kaggle.validate import CheckResult, KaggleError, check_submission
 from autograder.results import VISIBILITIES, TestResult
 
 ITEM = "kaggle/submission"
+PRIVATE_ITEM = "kaggle/private"  # the accuracy points, when they depend on private rows
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAFF_CONFIG = REPO_ROOT / "autograder" / "staff" / "kaggle.yaml"
 SPLITS = ("public", "private", "all")
 MAX_LINES = 20  # validation lines shown to the student
 DEFAULTS = {
     "max_score": 10.0,
-    "num_classes": None,
+    "num_classes": 200,  # the competition's classes (MediumImageNet, 200): Category in 0..199
     "expected_rows": None,
     "solution": None,
     "split": "private",
@@ -34,6 +40,7 @@ DEFAULTS = {
     "floor_accuracy": 0.30,
     "full_accuracy": 0.70,
     "visibility": "visible",
+    "private_visibility": "after_published",
 }
 NOT_FOUND = "no submission.csv found at the top of your submission"
 
@@ -64,8 +71,9 @@ def _checked(config: dict, where: str = "the kaggle config") -> dict:
     cfg = {**DEFAULTS, **config}
     if cfg["split"] not in SPLITS:
         raise KaggleError(f"{where}: split '{cfg['split']}' unknown; use one of {SPLITS}")
-    if cfg["visibility"] not in VISIBILITIES:
-        raise KaggleError(f"{where}: visibility '{cfg['visibility']}' unknown; use one of {VISIBILITIES}")
+    for key in ("visibility", "private_visibility"):
+        if cfg[key] not in VISIBILITIES:
+            raise KaggleError(f"{where}: {key} '{cfg[key]}' unknown; use one of {VISIBILITIES}")
     if not 0 <= cfg["valid_points"] <= cfg["max_score"]:
         raise KaggleError(f"{where}: valid_points {cfg['valid_points']} must lie in 0..max_score "
                           f"({cfg['max_score']})")
@@ -95,6 +103,47 @@ def grade_submission_item(workdir: Path, config: dict | None = None) -> TestResu
         return _staff_error(float(cfg["max_score"]), e, cfg["visibility"])
 
 
+def grade_submission_items(workdir: Path, config: dict | None = None) -> list[TestResult]:
+    """The item as the results file holds it: the private split's score never visible before the
+    grades are published.
+
+    Without a solution, or when the staff score the public split only, one ``kaggle/submission``
+    entry (as ``grade_submission_item``). Otherwise two: ``kaggle/submission`` with the points for
+    a valid file and the public split's accuracy (``visibility``), and ``kaggle/private`` with the
+    points that follow accuracy on the scored rows (``private_visibility``, default
+    ``after_published``). Their scores add up to ``grade_submission_item``'s. Never raises.
+
+    Args:
+        workdir: the assembled submission folder.
+        config: as ``grade_submission_item``.
+    """
+    whole = grade_submission_item(workdir, config)
+    try:
+        cfg = load_staff_config() if config is None else _checked(dict(config))
+    except Exception:  # noqa: BLE001 - the whole entry already reports it
+        return [whole]
+    if "error" in whole.extra or not cfg["solution"] or cfg["split"] == "public":
+        return [whole]
+    base, max_score = float(cfg["valid_points"]), float(cfg["max_score"])
+    valid = bool(whole.extra.get("valid"))
+    if not valid:
+        public = TestResult(ITEM, 0.0, base, whole.output, cfg["visibility"], extra=dict(whole.extra))
+        private = TestResult(PRIVATE_ITEM, 0.0, max_score - base, "Not scored: no valid submission.csv "
+                             "(see kaggle/submission).", cfg["private_visibility"])
+        return [public, private]
+    rows = "private" if cfg["split"] == "private" else "scored (public and private)"
+    public_acc = whole.extra.get("public")
+    shown = f"{public_acc:.2%}" if isinstance(public_acc, float) else "n/a (no public rows)"
+    public = TestResult(ITEM, base, base, (
+        f"submission.csv is valid ({whole.extra.get('rows', 0):,} rows): {base:g} points. Accuracy on the "
+        f"public test rows (the public leaderboard's): {shown}. The points for accuracy come from the "
+        f"{rows} test rows; they are shown as {PRIVATE_ITEM} once the grades are published."),
+        cfg["visibility"], extra={"valid": True, "public": public_acc})
+    private = TestResult(PRIVATE_ITEM, round(whole.score - base, 4), max_score - base, whole.output,
+                         cfg["private_visibility"], extra=dict(whole.extra))
+    return [public, private]
+
+
 def _staff_error(max_score: float, error: Exception, visibility: str = "visible") -> TestResult:
     return TestResult(ITEM, 0.0, max_score, "Your submission.csv could not be graded because of a problem "
                       "on the grader's side; the course staff have been told and will regrade.",
@@ -109,22 +158,10 @@ def _grade(workdir: Path, cfg: dict) -> TestResult:
                           visibility, extra={"valid": False})
     if not path.is_file():
         return TestResult(ITEM, 0.0, max_score, NOT_FOUND + _elsewhere(workdir), visibility, extra={"valid": False})
-    solution = _solution(cfg)
-    rows = cfg["expected_rows"] if solution is None else len(solution)
-    if solution is not None and cfg["expected_rows"] not in (None, rows):
-        raise KaggleError(f"expected_rows {cfg['expected_rows']} differs from the {rows} rows of the solution")
-    result = check_submission(path, rows, cfg["num_classes"])
+    solution = configured_solution(cfg)
+    result, rows = check_format(path, cfg, solution)
     if not result.valid:
-        shown = [str(p) for p in result.problems[:MAX_LINES]]
-        if len(result.problems) > MAX_LINES:
-            shown.append(f"... and {len(result.problems) - MAX_LINES} more problems")
-        command = "python -m autograder kaggle validate submission.csv" + (
-            f" --expected-rows {rows}" if rows else "") + (
-            f" --num-classes {cfg['num_classes']}" if cfg["num_classes"] else "")
-        output = ("Your submission.csv is not in the format Kaggle accepts (header Id,Category; one row "
-                  "per test image, Ids 0..N-1; Category a class index):\n" + "\n".join(shown) +
-                  f"\nCheck it yourself with: {command}")
-        return TestResult(ITEM, 0.0, max_score, output, visibility, extra={"valid": False})
+        return TestResult(ITEM, 0.0, max_score, format_feedback(result, rows, cfg), visibility, extra={"valid": False})
     n = len(result.predictions)
     if solution is None:
         note = "" if rows else " (the number of rows was not checked)"
@@ -133,7 +170,44 @@ def _grade(workdir: Path, cfg: dict) -> TestResult:
     return _by_accuracy(result.predictions, solution, cfg)
 
 
-def _solution(cfg: dict):
+def check_format(path: Path, cfg: dict, solution=None) -> tuple[CheckResult, int | None]:
+    """The one validation of ``submission.csv`` the graded item and ``check`` share: the class
+    count of ``cfg`` and the expected rows (the solution's row count when there is one, else
+    ``cfg["expected_rows"]``, else any count).
+
+    Args:
+        path: the CSV file.
+        cfg: the item's settings (``load_staff_config``; in the handout, the public defaults).
+        solution: the loaded solution, or None.
+
+    Returns:
+        (the validator's result, the row count checked or None).
+
+    Raises:
+        KaggleError: the staff's ``expected_rows`` contradicts the solution (a grader-side problem).
+    """
+    rows = cfg["expected_rows"] if solution is None else len(solution)
+    if solution is not None and cfg["expected_rows"] not in (None, rows):
+        raise KaggleError(f"expected_rows {cfg['expected_rows']} differs from the {rows} rows of the solution")
+    return check_submission(path, rows, cfg["num_classes"]), rows
+
+
+def format_feedback(result: CheckResult, rows: int | None, cfg: dict) -> str:
+    """The student's message for an invalid file: the first ``MAX_LINES`` problems and the command
+    that checks the file the same way."""
+    shown = [str(p) for p in result.problems[:MAX_LINES]]
+    if len(result.problems) > MAX_LINES:
+        shown.append(f"... and {len(result.problems) - MAX_LINES} more problems")
+    command = "python -m autograder kaggle validate submission.csv" + (
+        f" --expected-rows {rows}" if rows else "") + (
+        f" --num-classes {cfg['num_classes']}" if cfg["num_classes"] else "")
+    return ("Your submission.csv is not in the format Kaggle accepts (header Id,Category; one row "
+            "per test image, Ids 0..N-1; Category a class index):\n" + "\n".join(shown) +
+            f"\nCheck it yourself with: {command}")
+
+
+def configured_solution(cfg: dict):
+    """The staff's solution named by ``cfg["solution"]`` (relative to the repository root), or None."""
     if not cfg["solution"]:
         return None
     path = Path(cfg["solution"])
@@ -154,7 +228,7 @@ def _by_accuracy(predictions: np.ndarray, solution, cfg: dict) -> TestResult:
               f"{accuracy:.2%}, worth {score:g}/{max_score:g} points ({base:g} for a valid file; the rest "
               f"grows linearly from {floor:.0%} accuracy to full credit at {full:.0%}).")
     return TestResult(ITEM, score, max_score, output, cfg["visibility"],
-                      extra={"valid": True, "accuracy": accuracy, **scores})
+                      extra={"valid": True, "rows": len(predictions), "accuracy": accuracy, **scores})
 
 
 def _elsewhere(workdir: Path) -> str:

@@ -10,13 +10,14 @@ Near-solutions: never ship this file.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.grading.diagnosis import Mistake
+from autograder.grading.mistake import Mistake
 
 # ------------------------------------------------------------------ PatchEmbed
 
@@ -358,3 +359,19 @@ MISTAKES: list[Mistake] = [
     Mistake("resnet/BasicBlock", "no_inner_relu", "the ReLU between the two convolutions is missing",
             forward=block_no_inner_relu),
 ]
+
+# The public part of the catalogue: `check` names these mistakes in the handout too. Only their
+# descriptions and their mutants' outputs on the public cases ship (autograder/grading/public.py
+# stores them as numbers); the forwards above never do.
+PUBLIC_KEYS = {
+    V + "PatchEmbed": {"no_transpose"},
+    V + "AddPositionEmbs": {"not_added", "multiplied"},
+    V + "MlpBlock": {"relu", "tanh_gelu", "no_activation"},
+    V + "MultiHeadSelfAttention": {"unscaled_scores", "softmax_wrong_axis", "no_output_projection"},
+    V + "Encoder1DBlock": {"post_ln", "no_attn_residual"},
+    V + "Encoder": {"no_final_norm", "no_pos_embed", "first_block_only"},
+    V + "VisionTransformer": {"cls_at_end", "cls_at_end_head_on_first", "mean_pool", "head_on_last_token"},
+    "alexnet/AlexNet": {"no_first_relu"},
+    "resnet/BasicBlock": {"no_shortcut", "relu_before_add"},
+}
+MISTAKES = [dataclasses.replace(m, public=m.key in PUBLIC_KEYS.get(m.item, ())) for m in MISTAKES]
