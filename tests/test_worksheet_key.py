@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from autograder import worksheet as ws
+from tests.worksheet_fixtures import staff_text  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -191,3 +193,29 @@ def test_submission_header_matches_the_writer(key, tmp_path):
     write_submission(str(tmp_path / "s.csv"), [0, 1], num_classes=2)
     header = (tmp_path / "s.csv").read_text().splitlines()[0]
     assert header in key["q8.1"].reference
+
+
+# -------------------------------------------------------------------------------------------
+# The rubric's own checks
+# -------------------------------------------------------------------------------------------
+
+def test_ids_are_unique_and_the_rubric_matches(staff_text, key):
+    ids = re.findall(r"<!-- answer (q[\w.]+) -->", staff_text)
+    assert len(ids) == len(set(ids)) == len(key)
+    kinds = {q.kind for q in key.values()}
+    assert kinds == set(ws.KINDS)
+
+
+def test_rubric_errors_name_the_question(tmp_path):
+    with pytest.raises(ws.WorksheetError, match="q1.*kind"):
+        ws.check_rubric({"questions": {"q1": {"kind": "essay", "points": 1}}})
+    with pytest.raises(ws.WorksheetError, match="q2.*add up"):
+        ws.check_rubric({"questions": {"q2": {"kind": "short", "points": 2, "patterns": [{"re": "a", "points": 1}]}}})
+    with pytest.raises(ws.WorksheetError, match="q3.*regular expression"):
+        ws.check_rubric({"questions": {"q3": {"kind": "short", "points": 1, "patterns": [{"re": "(", "points": 1}]}}})
+    with pytest.raises(ws.WorksheetError, match="staff-only"):
+        ws.load_rubric(tmp_path / "missing.yaml")
+    rubric = ws.load_rubric()
+    del rubric["questions"]["q0.1"]
+    with pytest.raises(ws.WorksheetError, match=r"worksheet only: \['q0.1'\]"):
+        ws.load_key(rubric=rubric)

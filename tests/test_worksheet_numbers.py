@@ -1,0 +1,84 @@
+"""Number answers: reading the number a student meant and grading it."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import worksheet as ws
+from tests.worksheet_fixtures import blank_text, by_name, fill, key, make_submission  # noqa: F401 (fixtures)
+
+if not ws.STAFF_RUBRIC.is_file():  # a student handout: the key is staff-only
+    pytest.skip("the worksheet key (autograder/staff/worksheet.yaml) is staff-only", allow_module_level=True)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("57.8M", 57.8e6), ("57,823,240", 57823240), ("5.78e7", 5.78e7), ("~57.82 million", 57.82e6),
+    ("99.28K", 99280), ("1.2 billion", 1.2e9), ("57 823 240 params", 57823240), ("5.78 x 10^7", 5.78e7),
+    ("5.78*10**7", 5.78e7), ("**57,823,240**", 57823240), ("`57823240`", 57823240), ("≈ 57.8 M", 57.8e6),
+    ("17.6 GFLOPs", 17.6e9), ("-1", -1), ("77%", 77), ("0.23k", 230), ("Answer: 12 (not 13)", 12),
+    ("ViT-B/16 has 86.6M parameters", 86.6e6), ("ResNet18 with 3x3 convs: 11.2M", 11.2e6),
+    ("50,000 - 5,000 = 45,000", 45000), ("5.78E+07", 5.78e7),
+])
+def test_read_number(text, value):
+    num, _ = ws.read_number(text)
+    assert num is not None and num.value == pytest.approx(value, rel=1e-9), (text, num)
+
+
+@pytest.mark.parametrize("text, value", [("231 MB", 231e6), ("220.6 MiB", 220.6 * 2**20), ("0.23 GB", 0.23e9),
+                                         ("231,292,960 bytes", 231292960), ("41.5GB", 41.5e9)])
+def test_read_bytes(text, value):
+    num, _ = ws.read_number(text, unit="bytes")
+    assert num.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "no idea", "a lot", "ResNet18", "ViT-B/16"])
+def test_read_number_none(text):
+    assert ws.read_number(text)[0] is None
+
+
+@pytest.mark.parametrize("qid, text, full", [
+    ("q3.4", "57.8M", True), ("q3.4", "57,823,240", True), ("q3.4", "5.78e7", True),
+    ("q3.4", "~57.82 million", True), ("q3.4", "about 57.8 million parameters", True),
+    ("q3.4", "0.0578 billion", True), ("q3.4", "57823.24K", True), ("q3.4", "57M", False),
+    ("q3.4", "578M", False), ("q3.4", "5.78", False),
+    ("q3.2", "99.28K", True), ("q3.2", "99,276", True), ("q3.2", "~99.3k params", True), ("q3.2", "0.1M", False),
+    ("q3.7", "231 MB", True), ("q3.7", "220.6 MiB", True), ("q3.7", "231", True), ("q3.7", "0.23 GB", True),
+    ("q3.7", "57.8 MB", False),
+    ("q9.7", "17.56", True), ("q9.7", "17.6 GFLOPs", True), ("q9.7", "1.756e10", True), ("q9.7", "35.1 GFLOPs", False),
+    ("q9.1", "196 patches + 1 class token = 197 tokens", True), ("q9.1", "196", False),
+    ("q5.2", "76.8%", True), ("q5.2", "0.768", True), ("q5.2", "12%", False),
+    ("q10.9", "0.23k", True), ("q10.9", "230 TPUv3-core-days", True),
+])
+def test_number_answers(key, qid, text, full):
+    grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
+    assert (grade.score == key[qid].points) is full, (qid, text, grade)
+
+
+def test_unreadable_number_says_how_to_write_it(key):
+    grade = ws.grade_answer(key["q3.4"], ws.Answer("q3.4", "a lot of them", "markers"))
+    assert grade.status == "unreadable" and "could not read a number from 'a lot of them'" in grade.visible
+    assert "57" not in grade.visible  # the example is not the answer
+
+
+SPELLINGS = {
+    "q0.5": "((224 + 4 - 11) // 4) + 1 = **55**", "q2.2": "45k", "q2.7": "about 38.6 GiB",
+    "q3.2": "99.28K", "q3.3": "x = 9,216", "q3.4": "~57.82 million", "q3.5": "11.17M params",
+    "q3.6": "1.127e7", "q3.7": "231 MB", "q3.8": "0.925 GB", "q4.2": "1,024 images", "q5.2": "0.78",
+    "q7.2": "4 (a 4 x 4 map)", "q7.6": "91.2%", "q9.1": "197 tokens", "q9.2": "Answer: 577",
+    "q9.3": "86.6M", "q9.4": "304 million", "q9.5": "0.632 billion", "q9.6": "443k", "q9.7": "≈17.6 GFLOPs",
+    "q9.12": "4.66e5", "q9.13": "8.6x", "q10.2": "512 images", "q10.3": "1.0", "q10.5": "5.12M",
+    "q10.6": "~102 epochs", "q10.7": "164k steps", "q10.8": "99.15%", "q10.9": "0.23k",
+}
+
+
+WRONG = {"q3.4": "61M", "q9.1": "196", "q10.7": "41,000"}
+
+
+def test_many_spellings_of_the_numbers(tmp_path, blank_text, key):
+    numbers = {q for q, k in key.items() if k.kind == "number"}
+    assert numbers == set(SPELLINGS), "every number question needs a spelling here"
+    text = fill(blank_text, {**SPELLINGS, **WRONG})
+    results = by_name(ws.grade_worksheet(make_submission(tmp_path / "s", text, images=[])))
+    for qid in numbers:
+        r = results[f"worksheet/{qid}"]
+        expected = 0 if qid in WRONG else key[qid].points
+        assert r.score == expected, (qid, r.output)
