@@ -35,7 +35,7 @@ from typing import Callable
 from autograder.release import STAFF_ROOT, cached_handout
 from autograder.results import TestResult, write_results
 from autograder.submission import (  # noqa: F401  (re-exported: grade's public names since the first release)
-    Assembly, SubmissionError, assemble, assemble_worksheet, find_students, handed_in_paths, list_files, locate,
+    Assembly, SubmissionError, assemble, find_students, handed_in_paths, list_files, locate,
     open_submission, student_name,
 )
 
@@ -120,14 +120,12 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
         return _code_item_fallback("the code items"), protections
 
 
-def grade_worksheet_items(folder: Path, scratch: Path, repo: Path = STAFF_ROOT,
-                          wanted: list[str] | None = None) -> tuple[list[TestResult], list[str]]:
-    """The worksheet questions of an opened submission, graded on the worksheet and images the door
-    copies out (``assemble_worksheet``: the same copy ``worksheet`` grades); returns (results, notes).
+def grade_worksheet_items(folder: Path, repo: Path = STAFF_ROOT, wanted: list[str] | None = None) -> list[TestResult]:
+    """The worksheet questions of an opened submission, graded exactly as ``worksheet FOLDER``
+    grades them (the door copies out the same worksheet and images).
 
     Args:
         folder: the opened submission (``open_submission``).
-        scratch: an empty folder to copy the worksheet into.
         repo: the staff repository (its WORKSHEET.md holds the answer key).
         wanted: the handed-in paths (default ``handed_in_paths()``).
 
@@ -136,10 +134,8 @@ def grade_worksheet_items(folder: Path, scratch: Path, repo: Path = STAFF_ROOT,
     """
     from autograder.worksheet import grade_worksheet
 
-    copy = assemble_worksheet(folder, scratch, wanted)
     staff = Path(repo) / "WORKSHEET.md"
-    target = copy.worksheet if copy.worksheet is not None else copy.workdir
-    return list(grade_worksheet(target, staff_worksheet=staff if staff.is_file() else None)), []
+    return list(grade_worksheet(folder, staff_worksheet=staff if staff.is_file() else None, wanted=wanted))
 
 
 def grade_kaggle_item(workdir: Path) -> list[TestResult]:
@@ -257,13 +253,10 @@ def _worksheet(run: Run) -> None:
 
     wanted = handed_in_paths(run.handout) if run.handout else None
     try:
-        tests, notes = grade_worksheet_items(run.folder or _empty_folder(run), run.scratch / "worksheet", run.repo, wanted)
+        run.tests += grade_worksheet_items(run.folder or _empty_folder(run), run.repo, wanted)
     except UnreadableFile as e:
         run.problems.append(str(e))
         run.tests += _worksheet_fallback("your WORKSHEET.md", run.repo, reason=str(e))
-        return
-    run.tests += tests
-    run.notes += notes
 
 
 def _kaggle(run: Run) -> None:

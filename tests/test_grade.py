@@ -167,7 +167,7 @@ def fake_code(monkeypatch):
         return [schema.TestResult("vit/PatchEmbed", 5.0 if ok else 0.0, 5.0)], ["fake protection"]
 
     monkeypatch.setattr(grade, "grade_code", fake)
-    monkeypatch.setattr(grade, "grade_worksheet_items", lambda *a, **k: ([], []))
+    monkeypatch.setattr(grade, "grade_worksheet_items", lambda *a, **k: [])
     monkeypatch.setattr(grade, "grade_kaggle_item", lambda workdir: [])
     return calls
 
@@ -231,7 +231,7 @@ def test_a_failing_step_zeroes_only_its_own_items(tmp_path, monkeypatch, broken)
         raise RuntimeError(f"{broken} broke")
 
     monkeypatch.setattr(grade, "grade_code", boom if broken == "code" else lambda *a, **k: (code, ["p"]))
-    monkeypatch.setattr(grade, "grade_worksheet_items", boom if broken == "worksheet" else lambda *a, **k: (ws, []))
+    monkeypatch.setattr(grade, "grade_worksheet_items", boom if broken == "worksheet" else lambda *a, **k: ws)
     monkeypatch.setattr(grade, "grade_kaggle_item", boom if broken == "kaggle" else lambda w: kg)
     data = grade_submission(tmp_path, tmp_path / "r.json", REPO, shared_handout())
     by_name = {t["name"]: t for t in data["tests"]}

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder.submission import SubmissionError
 from autograder.worksheet.common import WorksheetError
 from autograder.worksheet.grading import format_table, grade_worksheet
 from autograder.worksheet.key import load_rubric
@@ -18,7 +19,7 @@ def _rubric_arg(path: str | None) -> dict | None:
 def _cmd_worksheet(args: argparse.Namespace) -> int:
     try:
         results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric))
-    except WorksheetError as e:
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(results, show_key=args.show_key))
@@ -32,7 +33,7 @@ def _cmd_worksheet(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     try:
         n = export_free_text([Path(p) for p in args.submissions], args.out, args.staff, _rubric_arg(args.rubric))
-    except WorksheetError as e:
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {n} free-text answers to {args.out}; fill in ta_score (blank keeps the automatic score)")
@@ -50,7 +51,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         if args.results_dir:
             n = merge_ta_scores_into_results(args.results_dir, args.ta_csv)
             print(f"updated {n} tests in {args.results_dir}")
-    except WorksheetError as e:
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
