@@ -35,7 +35,7 @@ def test_ta_round_trip_changes_exactly_the_manual_scores(tmp_path, staff_text, b
     ta_csv = tmp_path / "ta.csv"
     assert main(["worksheet-export", str(alice), str(bob), "--out", str(ta_csv)]) == 0
     free = [q for q, k in key.items() if k.kind == "free"]
-    rows = list(csv.DictReader(open(ta_csv)))
+    rows = list(csv.DictReader(open(ta_csv, encoding="utf-8-sig")))
     assert len(rows) == 2 * len(free) and set(rows[0]) == set(ws.TA_COLUMNS)
     assert {r["student"] for r in rows} == {"alice", "bob"}
     alice_q17 = next(r for r in rows if r["student"] == "alice" and r["question"] == "q1.7")
@@ -53,7 +53,7 @@ def test_ta_round_trip_changes_exactly_the_manual_scores(tmp_path, staff_text, b
     for r in rows:
         if r["question"] == "q1.7":
             r["ta_score"], r["ta_comment"] = ("2", "evaluate is missing") if r["student"] == "alice" else ("0.5", "")
-    with open(ta_csv, "w", newline="") as f:
+    with open(ta_csv, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.DictWriter(f, fieldnames=ws.TA_COLUMNS)
         w.writeheader()
         w.writerows(rows)
@@ -80,7 +80,7 @@ def test_ta_sheet_errors_name_the_row(tmp_path):
         w = csv.DictWriter(f, fieldnames=ws.TA_COLUMNS)
         w.writeheader()
         w.writerow({"student": "alice", "question": "q1.7", "max_score": "3", "auto_score": "3", "ta_score": "4"})
-    with pytest.raises(ws.WorksheetError, match=r"row 2 \(alice, q1.7\).*outside \[0, 3\]"):
+    with pytest.raises(ws.WorksheetError, match=r"line 2 \(alice, q1.7\).*outside \[0, 3\]"):
         ws.read_ta_scores(bad)
     bad.write_text(bad.read_text().replace(",4,", ",lots,"))
     with pytest.raises(ws.WorksheetError, match="'lots' is not a number"):
