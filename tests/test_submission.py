@@ -76,6 +76,15 @@ def test_text_in_any_encoding_a_person_saves(encoding):
     assert decode_text(data, "ta.csv") == text
 
 
+@pytest.mark.parametrize("text", [
+    "student,question,max_score,ta_score,ta_comment\r\nZoë Müller,q1.7,3,2.5,\r\n",  # read as cp775 by the detector alone
+    "résumé",
+    "Zoë Müller said café, naïve, 57.8M parameters",
+])
+def test_short_cp1252_texts_read_as_cp1252(text):
+    assert decode_text(text.encode("cp1252"), "ta.csv") == text
+
+
 @pytest.mark.parametrize("data, words", [
     (b"", "is empty"),
     (b"  \n\t\n", "is empty"),

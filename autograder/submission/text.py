@@ -3,7 +3,8 @@
 Order: a byte-order mark (UTF-8, UTF-16 and UTF-32, as Windows Notepad's "Unicode" and Excel's
 "CSV UTF-8" write), then strict UTF-8, then the charset detector ``charset-normalizer``. Among the
 detector's equally plausible guesses the Windows code page 1252 wins (what Excel's plain "CSV"
-writes in Western locales; short texts otherwise tie with Baltic or Central-European pages).
+writes in Western locales; short texts otherwise tie with Baltic or Central-European pages, and
+the detector lists only one of several code pages that decode a text alike).
 """
 from __future__ import annotations
 
@@ -46,9 +47,13 @@ def detect_encoding(data: bytes) -> str | None:
     if b"\x00" in data:  # only a UTF-16/32 text holds NUL bytes; anything else is binary
         wide = [e for e in tied if e.startswith(("utf_16", "utf_32"))]
         return wide[0] if wide else None
-    for name in PREFERRED:
-        if name in tied:
-            return name
+    texts = {str(m) for m in matches if m.chaos <= best + TIE}
+    for name in PREFERRED:  # the detector lists one of the code pages that decode alike, so compare texts
+        try:
+            if name in tied or data.decode(name) in texts:
+                return name
+        except UnicodeDecodeError:
+            continue
     return min(matches, key=lambda m: m.chaos).encoding
 
 
