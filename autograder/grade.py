@@ -375,14 +375,16 @@ def write_gradebook(results: dict[str, dict], path: Path) -> Path:
     """
     import pandas as pd
 
+    from autograder.worksheet.ta_sheet import score_text  # the one number format of gradebook and TA merge
+
     rows, columns = [], []
     for name in sorted(results):
         row = {"student": name}
         for t in results[name].get("tests", []):
-            row[t["name"]] = t["score"]
+            row[t["name"]] = score_text(t["score"])
             if t["name"] not in columns:
                 columns.append(t["name"])
-        row["total"] = results[name].get("score", 0.0)
+        row["total"] = score_text(results[name].get("score", 0.0))
         rows.append(row)
     df = pd.DataFrame(rows, columns=["student", *columns, "total"])
     tmp = Path(f"{path}.tmp")
