@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.worksheet.common import WorksheetError
-from autograder.worksheet.grading import format_table, grade_worksheet
+from autograder.worksheet.grading import find_worksheet, format_table, grade_worksheet
 from autograder.worksheet.key import load_rubric
 from autograder.worksheet.ta_sheet import export_free_text, merge_ta_scores, merge_ta_scores_into_results
 
@@ -17,7 +17,11 @@ def _rubric_arg(path: str | None) -> dict | None:
 
 def _cmd_worksheet(args: argparse.Namespace) -> int:
     try:
-        results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric))
+        rubric = _rubric_arg(args.rubric)
+        text, _, _, problem = find_worksheet(args.file)
+        if text is None:  # missing, empty, binary: one clear error, not a table of zeros
+            raise WorksheetError(problem)
+        results = grade_worksheet(args.file, args.staff, rubric)
     except WorksheetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

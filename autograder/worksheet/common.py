@@ -41,6 +41,8 @@ class Grade:
         visible: feedback safe to show before grades are published (no expected answer).
         key: the expected answer and details, for after grades are published.
         value: what was read from the answer (number, letter, image paths), if anything.
+        review: empty when the verdict is final; otherwise why a TA must look (``score`` is then
+            only a suggestion). Reviewed answers go to the TA sheet with free text.
     """
 
     score: float
@@ -48,6 +50,7 @@ class Grade:
     visible: str
     key: str
     value: object = None
+    review: str = ""
 
 
 def format_number(x: float) -> str:

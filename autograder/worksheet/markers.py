@@ -25,6 +25,7 @@ class Answer:
             ``by question text`` or ``missing``.
         line: 1-based line of the answer's first line (0 when missing).
         warnings: notes for the student (a missing marker, a duplicate answer, ...).
+        review: reasons a TA must look at this answer whatever its score (two answers under one id).
     """
 
     qid: str
@@ -32,6 +33,7 @@ class Answer:
     found: str = "missing"
     line: int = 0
     warnings: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
