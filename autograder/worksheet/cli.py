@@ -39,7 +39,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except WorksheetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {n} free-text answers to {args.out}; fill in ta_score (blank keeps the automatic score)")
+    print(f"wrote {n} answers for TAs to {args.out} (free text, and every suggested score marked for review); "
+          f"fill in ta_score (blank keeps the automatic score)")
     return 0
 
 

@@ -141,7 +141,7 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
         results.append(TestResult(
             name=f"worksheet/{qid}", score=round(grade.score, 6), max_score=q.points,
             output="; ".join(p for p in parts if p), visibility="visible",
-            extra={"kind": q.kind, "status": grade.status, "answer": ans.text, "value": grade.value,
+            extra={"kind": q.kind, "status": grade.status, "answer": _shown_to_ta(ans), "value": grade.value,
                    "reference": q.reference, "manual": q.kind == "free" or bool(review), "review": review,
                    "key": grade.key},
         ))
@@ -151,6 +151,12 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
             name=KEY_ENTRY, score=0.0, max_score=0.0, visibility="after_published", status="passed",
             output="Worksheet answer key (expected answers and grading details):\n" + "\n".join(key_lines)))
     return results
+
+
+def _shown_to_ta(ans: Answer) -> str:
+    """The answer as the TA sheet shows it: with every other answer found under the same id."""
+    parts = [f"[line {line}, not graded]\n{text}" for line, text in ans.earlier]
+    return "\n\n".join(parts + ([f"[line {ans.line}, graded]\n{ans.text}"] if parts else [ans.text]))
 
 
 def format_table(results: list[TestResult], show_key: bool = False) -> str:
