@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,35 @@ def test_spelling_examples_answer_no_question(key):
             for piece in re.split(r",? or |, ", example):
                 grade = ws.grade_answer(q, ws.Answer(qid, piece, "markers"))
                 assert grade.score == 0, f"the example {piece!r} answers {qid}"
+
+
+def _examples_in_source(path: Path) -> list[str]:
+    """Quoted fragments with a digit in the docstrings and comments of a module, and comments that
+    start with a number (the examples a reader of the shipped grader sees)."""
+    import ast
+    import io
+    import tokenize
+
+    source = path.read_text(encoding="utf-8")
+    texts = [ast.get_docstring(n) or "" for n in ast.walk(ast.parse(source))
+             if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))]
+    comments = [t.string.lstrip("# ") for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                if t.type == tokenize.COMMENT]
+    out = [re.split(r":| -> |\(", c)[0] for c in comments if c[:1].isdigit()]
+    for text in texts + comments:
+        out += [a or b for a, b in re.findall(r'"([^"\n]*\d[^"\n]*)"|``([^`\n]*\d[^`\n]*)``', text)]
+    return out
+
+
+def test_the_shipped_grader_shows_no_key_number(key):
+    """autograder/worksheet/ ships in the student handout: its examples must answer no question."""
+    from pathlib import Path
+
+    folder = Path(ws.__file__).parent
+    leaks = []
+    for path in sorted(folder.glob("*.py")):
+        for example in _examples_in_source(path):
+            for qid, q in key.items():
+                if q.kind == "number" and ws.grade_answer(q, ws.Answer(qid, example, "markers")).score > 0:
+                    leaks.append((path.name, example, qid))
+    assert not leaks, leaks

@@ -1,4 +1,4 @@
-"""A safe evaluator for the arithmetic students write in number answers ("12 * 197**2", "(224 / 16)**2 + 1").
+"""A safe evaluator for the arithmetic students write in number answers ("3 * 41**2", "(96 / 8)**2 + 1").
 
 The expression is parsed with :func:`ast.parse` (which only builds a syntax tree; nothing runs)
 and the tree is walked by hand: numbers, ``+ - * / // % **``, unary signs, parentheses and the
@@ -32,7 +32,7 @@ def evaluate(source: str) -> float:
     """The value of a plain arithmetic expression, computed without ``eval``.
 
     Args:
-        source: Python-syntax arithmetic, e.g. ``"12 * 197 ** 2"`` (callers translate ``×``,
+        source: Python-syntax arithmetic, e.g. ``"3 * 41 ** 2"`` (callers translate ``×``,
             ``^`` and ``²`` first).
 
     Returns:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from autograder.worksheet.markers import Answer
 
 
-# A clause that refers to other options rather than choosing one: "(b) because unlike (a) ...".
+# A clause that refers to other options rather than choosing one: "(c) because unlike (a) ...".
 _REFERENCE_RE = re.compile(
     r"\b(?:because|since|unlike|not|rather than|instead of|than|vs\.?|versus|whereas|while|except|but|"
     r"wrong|incorrect|false|eliminat\w*|rule[sd]? out|exclud\w*)\b", re.IGNORECASE)
@@ -20,8 +20,8 @@ _ANSWER_WORDS = r"(?:answer|option|choice|think|say|pick|choose|chose|guess|go w
 
 
 def _mentions(t: str, letters: str) -> list[tuple[int, str]]:
-    """(offset, letter) of every option letter written as an option: "(b)", "b)", "[b]", "option b",
-    a letter standing alone ("I think b"). The article "a" counts only when it stands as an option:
+    """(offset, letter) of every option letter written as an option: "(c)", "c)", "[c]", "option c",
+    a letter standing alone ("I think c"). The article "a" counts only when it stands as an option:
     the whole answer, before ")", ".", ":", ",", or after words such as "answer is", "think", "option"."""
     out = []
     for m in re.finditer(rf"[(\[]([{letters}])[)\]]|(?<![\w'’-])([{letters}])(?![\w'’-])", t):
@@ -36,8 +36,8 @@ def _mentions(t: str, letters: str) -> list[tuple[int, str]]:
 
 
 def read_choice(text: str, choices: list[str]) -> tuple[str | None, str]:
-    """The option letter a choice answer chooses: "b", "(b)", "B)", "b. SGD ...", "Answer: b",
-    "I think b", "(b) because unlike (a) ...".
+    """The option letter a choice answer chooses: "c", "(c)", "C)", "c. SGD ...", "Answer: c",
+    "I think c", "(c) because unlike (a) ...".
 
     The choice is the option named before any clause that refers to other options ("because",
     "unlike", "not", "rather than", ...); letters inside such clauses are reasons, not choices.

@@ -54,7 +54,7 @@ class Grade:
 
 
 def format_number(x: float) -> str:
-    """A number as the feedback shows it: 57,823,240 for whole numbers, else 6 significant digits."""
+    """A number as the feedback shows it: 12,345,678 for whole numbers, else 6 significant digits."""
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:.6g}"
@@ -73,7 +73,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = COMMENT_RE.sub(" ", text)
     text = re.sub(r"(?<=\d)\s*\*\*\s*(?=[-+]?\d)", "^", text)  # 10**7 -> 10^7
-    text = re.sub(r"(?<=\d)\s*\*\s*(?=10\s*\^)", " x ", text)  # 5.78*10^7 -> 5.78 x 10^7
+    text = re.sub(r"(?<=\d)\s*\*\s*(?=10\s*\^)", " x ", text)  # 1.23*10^7 -> 1.23 x 10^7
     text = re.sub(r"[`*$]|\\,|\\!|\\approx|\\sim", " ", text)  # markdown emphasis, code, LaTeX
     return text.replace("−", "-").replace("≈", " ").replace("~", " ")
 

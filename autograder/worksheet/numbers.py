@@ -1,11 +1,11 @@
 """Read a number answer as a person reads it, and grade it against the key.
 
-Reading. An answer is cut into *quantities*: a number with its multiplier and unit ("57.8M",
-"5.78×10⁷", "0.23 gigabytes", "57,8M", "57.823.240"), or a piece of arithmetic ("12 × 197²",
-"(224 / 16)^2 + 1", "4 x 231.3 MB") evaluated by :mod:`autograder.worksheet.arithmetic` (never
+Reading. An answer is cut into *quantities*: a number with its multiplier and unit ("12.3M",
+"1.23×10⁷", "0.45 gigabytes", "12,3M", "12.345.678"), or a piece of arithmetic ("3 × 41²",
+"(96 / 8)^2 + 1", "4 x 86.2 MB") evaluated by :mod:`autograder.worksheet.arithmetic` (never
 ``eval``). Byte units are converted with pint. ``a = b = c`` gives each side as a quantity. A
-product of whole numbers such as "55 × 55 × 64" is a shape: it states its product and the side its
-repeated dimension gives (55). A number after ``±`` is an uncertainty, a number followed by
+product of whole numbers such as "31 × 31 × 8" is a shape: it states its product and the side its
+repeated dimension gives (31). A number after ``±`` is an uncertainty, a number followed by
 "times more/larger/..." is a ratio, and numbers in a parenthesised remark ("(not 13)") are asides.
 
 The rule (what WORKSHEET.md's "How to answer" tells students):
@@ -13,13 +13,13 @@ The rule (what WORKSHEET.md's "How to answer" tells students):
 1. The answer is right when one of its quantities is the expected value (within the rubric's
    tolerance), and nothing after it offers a different value *of the same size* (within a factor
    of ``ALTERNATIVE_FACTOR`` of the key). Working before the result, comparisons with other sizes
-   (LeNet's 99.28K next to AlexNet's 57.8M), ratios ("582 times more") and uncertainties are fine.
+   (a small model's 45.6K next to a large one's 12.3M), ratios ("270 times more") and uncertainties are fine.
 2. A list of guesses is wrong even when it contains the key: a value of the same size joined to
    the right one by "or", "/", "," and the like.
-3. When a later value of the same size follows the right one without being a guess ("57.8M;
-   ResNet-18 has 11.2M"), or a number is right only when "1,234" is read with a decimal comma,
-   the verdict is a suggestion and a TA reviews the answer. ("57,8M" and "0,9915" are decimal
-   commas and "57.823.240" uses thousands dots: they read as meant.)
+3. When a later value of the same size follows the right one without being a guess ("12.3M;
+   the other model has 3.4M"), or a number is right only when "1,234" is read with a decimal comma,
+   the verdict is a suggestion and a TA reviews the answer. ("12,3M" and "0,4567" are decimal
+   commas and "12.345.678" uses thousands dots: they read as meant.)
 4. A number that cannot be represented ("1e400") makes that answer unreadable, nothing else.
 """
 from __future__ import annotations
@@ -68,10 +68,10 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"
 
 _TOKEN_RE = re.compile(
     r"(?P<num>"
-    r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?(?![\d.])"          # 57.823.240 (dot thousands, maybe a decimal comma)
-    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])"            # 57,823,240 and 57,823 (ambiguous)
-    r"|\d+,(?:\d{1,2}|\d{4,})(?![\d,])"                  # 57,8 and 0,9915 (decimal comma)
-    r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])"        # 57 823 240
+    r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?(?![\d.])"          # 12.345.678 (dot thousands, maybe a decimal comma)
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])"            # 12,345,678 and 1,234 (ambiguous)
+    r"|\d+,(?:\d{1,2}|\d{4,})(?![\d,])"                  # 12,3 and 0,4567 (decimal comma)
+    r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])"        # 12 345 678
     r"|\d+(?:\.\d+)?|\.\d+"
     r")(?P<exp>[eE][-+]?\d+)?"
     r"|(?P<op>//|\*\*|[-+*/^%()])"
@@ -93,8 +93,8 @@ class ParsedNumber:
         start, end: character offsets in the normalised answer.
         aside: inside a parenthesised remark.
         ratio: a "N times more" ratio: it may be the answer, never an alternative to it.
-        alt: another reading of an ambiguous spelling ("57,823" -> 57.823), or None.
-        sides: for a shape ("55 x 55 x 64"), the repeated dimensions it also states.
+        alt: another reading of an ambiguous spelling ("1,234" -> 1.234), or None.
+        sides: for a shape ("31 x 31 x 8"), the repeated dimensions it also states.
         shape_id: quantities of one shape share it (they never compete with each other).
         error: why the value could not be read ("1e400"), else empty.
     """
@@ -147,7 +147,7 @@ def _prepare(text: str) -> str:
     text = text.translate(str.maketrans({"×": "*", "·": "*", "∙": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-",
                                          "~": " ", "`": " ", "$": " ", "’": "'"}))
     text = re.sub(r"(?<=[\d)])\s*\*\*\s*(?=[\d(+-])", "^", text)   # 10**7 -> 10^7 (not **bold**)
-    text = re.sub(r"(?<=[\d)])\s*\*\s*(?=[\d(.])", " \x00 ", text)   # 12*197: multiplication
+    text = re.sub(r"(?<=[\d)])\s*\*\s*(?=[\d(.])", " \x00 ", text)   # 3*41: multiplication
     text = text.replace("*", " ").replace("\x00", "*")  # the other stars are emphasis
     return text
 
@@ -155,11 +155,11 @@ def _prepare(text: str) -> str:
 def _number_value(raw: str, exp: str | None) -> tuple[float, float | None]:
     """(value, another reading or None) of a number token; raises OverflowError/ValueError."""
     alt = None
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?", raw):        # 57.823.240(,5)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?", raw):        # 12.345.678(,5)
         s = raw.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"\d+,(?:\d{1,2}|\d{4,})|0,\d+", raw):         # 57,8 / 0,9915 / 0,231
+    elif re.fullmatch(r"\d+,(?:\d{1,2}|\d{4,})|0,\d+", raw):         # 12,3 or 0,4567 or 0,345
         s = raw.replace(",", ".")
-    elif re.fullmatch(r"\d{1,3},\d{3}", raw):                         # 57,823: thousands or decimal?
+    elif re.fullmatch(r"\d{1,3},\d{3}", raw):                         # 1,234: thousands or decimal?
         s = raw.replace(",", "")
         alt = float(raw.replace(",", "."))
     else:
@@ -216,7 +216,7 @@ def find_numbers(text: str, unit: str | None = None) -> list[ParsedNumber]:
     """Every quantity of an answer, in order (see the module docstring for what counts).
 
     Identifiers such as ViT-B/16, ResNet18 or q3.4 are skipped, and so are digits glued to an
-    unknown word ("18layers").
+    unknown word ("5th").
 
     Args:
         text: an answer.
@@ -285,7 +285,7 @@ def _find(text: str, unit: str | None) -> list[ParsedNumber]:
                 elif nxt[1].lower() in _UNIT_WORDS or nxt[1] == "%":
                     j = i + 2
                 elif glued and nxt[1].lower() not in ("x", "e") and glued_after.isalpha():
-                    i += 2  # 18layers, 3rd: not a quantity
+                    i += 2  # 5th, 2nd: not a quantity
                     continue
             while j < len(tokens) and tokens[j][0] == "word" and (tokens[j][1].lower() in _UNIT_WORDS or tokens[j][1] == "%"):
                 j += 1
@@ -293,7 +293,7 @@ def _find(text: str, unit: str | None) -> list[ParsedNumber]:
                 flush()
             run.append(term)
             i = j
-            # "N times more" / "8.6x": a ratio
+            # "N times more" / "2.5x": a ratio
             if i < len(tokens) and tokens[i][0] == "word" and tokens[i][1].lower() in ("x", "times"):
                 after = tokens[i + 1] if i + 1 < len(tokens) else None
                 if after is None or after[0] not in ("num",) and not (after[0] == "op" and after[1] == "("):
@@ -362,7 +362,7 @@ def _quantity(run: list, terms: list[_Term], text: str, aside: bool) -> ParsedNu
     ops = [p for p in run if isinstance(p, str)]
     if ops and set(ops) == {"*"} and len(terms) >= 2 and all(t.value == int(t.value) for t in terms):
         dims = [t.value for t in terms]
-        sides = sorted({a for a, b in zip(dims, dims[1:]) if a == b})  # 55 x 55 x 64: side 55
+        sides = sorted({a for a, b in zip(dims, dims[1:]) if a == b})  # 31 x 31 x 8: side 31
     return ParsedNumber(value, bare, source_text, start, end, aside, sides=sides)
 
 

@@ -4,14 +4,14 @@ Each rubric pattern is one idea worth part of the points. A pattern counts *with
 when one of its matches
 
 - is not negated: no negation ("not", "no", "never", "without", "n't", ...) among the
-  ``NEGATION_WINDOW`` words before it in the same clause ("No warmup and no cosine",
-  "does not protect against exploding gradients");
+  ``NEGATION_WINDOW`` words before it in the same clause ("no caching and no prefetching",
+  "does not speed up the reads");
 - is said of the right thing, when the pattern names a ``subject`` (a regular expression): the
-  clause's first mention of any of the question's subjects must be this one ("F.conv2d holds the
-  weights; nn.Module is a plain function" swaps the roles of the two subjects).
+  clause's first mention of any of the question's subjects must be this one ("the decoder feeds
+  the encoder" swaps the roles of encoder and decoder).
 
-A ``wrong`` pattern of the rubric (a known wrong idea, e.g. "the shortcut multiplies by zero",
-"O(N^2 D^2)") found anywhere also removes the confidence.
+A ``wrong`` pattern of the rubric (a known wrong idea, e.g. "the loss is divided
+by zero") found anywhere also removes the confidence.
 
 Full marks are final only when every idea is found with confidence and no wrong idea is present.
 Every other verdict (partial, zero, a negated or swapped idea) is a *suggested* score: the answer
