@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,11 +122,11 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
 
 
 def grade_worksheet_items(folder: Path, repo: Path = STAFF_ROOT, wanted: list[str] | None = None) -> list[TestResult]:
-    """The worksheet questions of an opened submission, graded exactly as ``worksheet FOLDER``
-    grades them (the door copies out the same worksheet and images).
+    """The worksheet questions of a submission, graded exactly as ``worksheet SUBMISSION`` grades
+    them (the door copies out the same worksheet and images).
 
     Args:
-        folder: the opened submission (``open_submission``).
+        folder: the submission (a folder, a .zip or a single file).
         repo: the staff repository (its WORKSHEET.md holds the answer key).
         wanted: the handed-in paths (default ``handed_in_paths()``).
 
@@ -252,8 +253,13 @@ def _worksheet(run: Run) -> None:
     from autograder.submission import UnreadableFile
 
     wanted = handed_in_paths(run.handout) if run.handout else None
+    # A folder or zip that opened is passed as it is: the door opens it again exactly as `worksheet`
+    # does, and messages name the student's own files. A single file (vit.py) or a submission that
+    # did not open: the opened folder, where the door's rule finds (or does not find) the worksheet.
+    sub = run.submission
+    whole = run.folder not in (None, run.scratch / "empty") and (sub.is_dir() or zipfile.is_zipfile(sub))
     try:
-        run.tests += grade_worksheet_items(run.folder or _empty_folder(run), run.repo, wanted)
+        run.tests += grade_worksheet_items(sub if whole else run.folder or _empty_folder(run), run.repo, wanted)
     except UnreadableFile as e:
         run.problems.append(str(e))
         run.tests += _worksheet_fallback("your WORKSHEET.md", run.repo, reason=str(e))

@@ -256,3 +256,18 @@ def test_check_reads_a_utf16_worksheet_and_reports_an_empty_one(tmp_path, staff_
     (tmp_path / "WORKSHEET.md").write_bytes(b"")
     [r] = check_worksheet(tmp_path)
     assert r.status == "failed" and "is empty" in r.output
+
+
+def test_grade_of_a_single_code_file_does_not_read_it_as_a_worksheet(tmp_path, fake_code):
+    (tmp_path / "vit.py").write_text("# mine\n" * 50)
+    data = grade.grade_submission(tmp_path / "vit.py", tmp_path / "r.json", REPO, shared_handout())
+    ws_tests = [t for t in data["tests"] if t["name"].startswith("worksheet/q")]
+    assert ws_tests and all(t["score"] == 0 and "no WORKSHEET.md found" in t["output"] for t in ws_tests)
+    assert "models/vit.py" in data["extra_data"]["taken"]
+
+
+def test_grade_names_the_students_own_file_in_worksheet_messages(tmp_path, fake_code):
+    z = _zip(tmp_path / "ann.zip", {"hw/WORKSHEET.md": b"", "hw/models/vit.py": b"# mine\n"})
+    data = grade.grade_submission(z, tmp_path / "r.json", REPO, shared_handout())
+    t = next(t for t in data["tests"] if t["name"] == "worksheet/q3.4")
+    assert t["score"] == 0 and f"{z}:hw/WORKSHEET.md is empty" in t["output"]

@@ -74,4 +74,32 @@ def test_answer_markers_on_one_line_and_duplicates(staff_text):
     assert ws.parse_worksheet(one_line)["q3.2"].text == "99.3k"
     dup = one_line + "\n<!-- answer q3.2 -->\nsomething else\n<!-- end answer q3.2 -->\n"
     ans = ws.parse_worksheet(dup)["q3.2"]
-    assert ans.text == "99.3k" and any("more than once" in w for w in ans.warnings)
+    assert ans.text == "something else" and any("two answers for q3.2" in w for w in ans.warnings)
+    assert ans.review and [text for _, text in ans.earlier] == ["99.3k"]
+
+
+def test_a_correction_below_is_graded_and_the_ta_sees_both(tmp_path, staff_text):
+    text = staff_text.replace("<!-- end answer q3.4 -->\n", "<!-- end answer q3.4 -->\n\nOops, correction:\n"
+                              "<!-- answer q3.4 -->\n61M\n<!-- end answer q3.4 -->\n", 1)
+    r = _graded(tmp_path, text)["worksheet/q3.4"]
+    assert r.score == 0 and "two answers for q3.4" in r.output
+    assert r.extra["review"] and r.extra["manual"]
+    assert "57,823,240" in r.extra["answer"] and "61M" in r.extra["answer"] and "not graded" in r.extra["answer"]
+
+
+def test_the_same_answer_twice_is_a_warning_only(staff_text):
+    dup = staff_text + "\n<!-- answer q3.2 -->\n99,276\n<!-- end answer q3.2 -->\n"
+    ans = ws.parse_worksheet(dup)["q3.2"]
+    assert ans.text == "99,276" and not ans.review and any("appear again" in w for w in ans.warnings)
+
+
+@pytest.mark.parametrize("raw, kept, gone", [
+    ("```* Builds the loader specified by the config\n* Builds the model\n* Evaluates```",
+     ["* Builds the loader specified by the config", "* Builds the model", "* Evaluates"], ["```"]),
+    ("```python\nmodel.eval()\n```", ["model.eval()"], ["python", "```"]),
+    ("~~~AlexNet hyperparameters\n* LR: 3e-4\n~~~", ["AlexNet hyperparameters", "* LR: 3e-4"], ["~~~"]),
+    ("`inline code` stays", ["`inline code` stays"], []),
+])
+def test_a_line_opening_a_code_fence_keeps_its_text(raw, kept, gone):
+    text = ws.clean_answer(raw)
+    assert all(k in text for k in kept) and not any(g in text for g in gone), text

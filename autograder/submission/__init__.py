@@ -21,12 +21,12 @@ from autograder.submission.locating import (
 )
 from autograder.submission.opening import IGNORED_PARTS, extract_zip, list_files, open_submission
 from autograder.submission.students import find_students, student_name
-from autograder.submission.text import decode_text, detect_encoding, read_text
+from autograder.submission.text import decode_text, decode_with_encoding, detect_encoding, read_text
 
 __all__ = [
     "IMAGE_DIRS", "IMAGE_SUFFIXES", "IGNORED_PARTS", "SUBMISSION_CSV", "SUBMISSION_FILES", "WORKSHEET",
     "Assembly", "Located", "SubmissionError", "UnreadableFile", "WorksheetCopy",
-    "assemble", "assemble_worksheet", "decode_text", "detect_encoding", "extract_zip", "find_students",
+    "assemble", "assemble_worksheet", "decode_text", "decode_with_encoding", "detect_encoding", "extract_zip", "find_students",
     "handed_in_paths", "image_links", "link_target", "list_files", "locate", "locate_one", "open_submission",
     "open_worksheet", "read_handed_in", "read_text", "student_name",
 ]

@@ -35,12 +35,15 @@ class WorksheetCopy:
         root: the folder it lies in (image links resolve inside it).
         student: the student's name (``student_name``).
         notes: student-facing remarks (which copy was graded, images matched by name, ...).
+        source: where the worksheet came from, for messages (``alice/WORKSHEET.md``,
+            ``alice.zip:hw/WORKSHEET.md``); empty when there is none.
     """
 
     path: Path | None
     root: Path
     student: str
     notes: list[str] = field(default_factory=list)
+    source: str = ""
 
 
 def _stage_lone_file(src: Path, stage: Path) -> None:
@@ -91,7 +94,10 @@ def open_worksheet(src: Path | str, wanted: list[str] | None = None) -> Iterator
         else:
             folder, notes = open_submission(src, tmp / "unpacked")
         copy = assemble_worksheet(folder, tmp / "work", wanted)
-        yield WorksheetCopy(copy.worksheet, copy.workdir, student_name(src), notes + copy.notes)
+        found = copy.located.found.get(WORKSHEET)
+        source = "" if found is None else str(src) if folder.name == "staged" else \
+            f"{src}:{found}" if is_zip(src) else str(src / found)
+        yield WorksheetCopy(copy.worksheet, copy.workdir, student_name(src), notes + copy.notes, source)
 
 
 def read_handed_in(src: Path | str, rel: str, max_bytes: int | None = None) -> tuple[bytes | None, str, list[str]]:

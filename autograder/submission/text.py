@@ -16,9 +16,10 @@ from autograder.submission.limits import UnreadableFile
 
 # Checked in this order: the UTF-32 LE mark starts with the UTF-16 LE one.
 BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+FIX = "save it as plain text (UTF-8) from your editor and hand it in again"
 PREFERRED = ("cp1252",)  # wins a tie among the detector's best guesses
 TIE = 0.01  # guesses whose "chaos" is within this of the best one tie
 
@@ -26,12 +27,18 @@ TIE = 0.01  # guesses whose "chaos" is within this of the best one tie
 def detect_encoding(data: bytes) -> str | None:
     """The encoding ``data`` is most plausibly written in, or None when it does not look like text.
 
+    A byte-order mark names the encoding of the bytes after it (``utf-16-le``, ...).
+
     Args:
         data: the file's bytes.
     """
     for bom, name in BOMS:
         if data.startswith(bom):
-            return name
+            try:
+                data[len(bom):].decode(name)
+                return name
+            except UnicodeDecodeError:
+                break  # a false mark: detect below
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -57,8 +64,44 @@ def detect_encoding(data: bytes) -> str | None:
     return min(matches, key=lambda m: m.chaos).encoding
 
 
+def _looks_binary(text: str) -> bool:
+    """Control characters rather than prose (a binary file that happened to decode)."""
+    sample = text[:4096]
+    control = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f") or c == "\ufffd")
+    return "\x00" in text or control > max(8, len(sample) // 50)
+
+
+def decode_with_encoding(data: bytes, name: str) -> tuple[str, str]:
+    """``data`` as text and the encoding it was read with (see the module docstring).
+
+    Args:
+        data: the file's bytes.
+        name: the file's name as the student knows it, for messages.
+
+    Returns:
+        (the text without a byte-order mark, the encoding, e.g. ``utf-8``, ``utf-16-le``, ``cp1252``).
+
+    Raises:
+        UnreadableFile: the file is empty, binary, or in no encoding the detector recognises.
+    """
+    if not data.strip():
+        raise UnreadableFile(f"{name} is empty ({len(data)} bytes); {FIX}.")
+    encoding = detect_encoding(data)
+    if encoding is None:
+        raise UnreadableFile(f"{name} is not a text file (it looks binary: an image, a PDF or a zip "
+                             f"renamed?); {FIX}.")
+    bom = next((len(b) for b, e in BOMS if e == encoding and data.startswith(b)), 0)
+    text = data[bom:].decode(encoding, errors="replace").lstrip("\ufeff")
+    if not text.strip():
+        raise UnreadableFile(f"{name} holds no text; {FIX}.")
+    if _looks_binary(text):
+        raise UnreadableFile(f"{name} is not a text file (it looks binary: an image, a PDF or a zip "
+                             f"renamed?); {FIX}.")
+    return text, encoding
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """``data`` as text (see the module docstring for how the encoding is chosen).
+    """``data`` as text (see ``decode_with_encoding``).
 
     Args:
         data: the file's bytes.
@@ -67,17 +110,7 @@ def decode_text(data: bytes, name: str) -> str:
     Raises:
         UnreadableFile: the file is empty, binary, or in no encoding the detector recognises.
     """
-    if not data.strip():
-        raise UnreadableFile(f"{name} is empty ({len(data)} bytes). Save your work into it and hand it in again.")
-    encoding = detect_encoding(data)
-    if encoding is None:
-        raise UnreadableFile(
-            f"{name} is not a text file (its bytes read as no known text encoding; is it a "
-            f"Word/PDF/image file renamed?). Save it as plain text, UTF-8, and hand it in again.")
-    text = data.decode(encoding, errors="replace")
-    if "\x00" in text:  # valid UTF-8 can still be binary (a file of zero bytes)
-        raise UnreadableFile(f"{name} holds NUL characters: not a text file. Save it as plain text, UTF-8.")
-    return text.lstrip("\ufeff")
+    return decode_with_encoding(data, name)[0]
 
 
 def read_text(path: Path | str, name: str | None = None) -> str:

@@ -11,7 +11,7 @@ The key is the staff ``WORKSHEET.md`` (reference answers) plus the staff-only ru
 ``autograder/staff/worksheet.yaml`` (kind, points and how to compare, per question id). Kinds:
 
 - ``number``: one number, compared with a relative/absolute tolerance (or a plausible ``range``);
-  "57.8M", "57,823,240", "5.78e7", "~57.82 million", "231 MB" (``unit: bytes``) all read.
+  "12.3M", "12,345,678", "1.23e7", "~12.35 million", "345 MB" (``unit: bytes``) all read.
 - ``choice``: one option letter.
 - ``short``: regular-expression ``patterns``, each worth part of the points.
 - ``free``: graded by TAs. Here only a completeness check (not the stub, enough words) gives

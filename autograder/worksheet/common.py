@@ -41,6 +41,8 @@ class Grade:
         visible: feedback safe to show before grades are published (no expected answer).
         key: the expected answer and details, for after grades are published.
         value: what was read from the answer (number, letter, image paths), if anything.
+        review: empty when the verdict is final; otherwise why a TA must look (``score`` is then
+            only a suggestion). Reviewed answers go to the TA sheet with free text.
     """
 
     score: float
@@ -48,10 +50,11 @@ class Grade:
     visible: str
     key: str
     value: object = None
+    review: str = ""
 
 
 def format_number(x: float) -> str:
-    """A number as the feedback shows it: 57,823,240 for whole numbers, else 6 significant digits."""
+    """A number as the feedback shows it: 12,345,678 for whole numbers, else 6 significant digits."""
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:.6g}"
@@ -70,7 +73,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = COMMENT_RE.sub(" ", text)
     text = re.sub(r"(?<=\d)\s*\*\*\s*(?=[-+]?\d)", "^", text)  # 10**7 -> 10^7
-    text = re.sub(r"(?<=\d)\s*\*\s*(?=10\s*\^)", " x ", text)  # 5.78*10^7 -> 5.78 x 10^7
+    text = re.sub(r"(?<=\d)\s*\*\s*(?=10\s*\^)", " x ", text)  # 1.23*10^7 -> 1.23 x 10^7
     text = re.sub(r"[`*$]|\\,|\\!|\\approx|\\sim", " ", text)  # markdown emphasis, code, LaTeX
     return text.replace("−", "-").replace("≈", " ").replace("~", " ")
 

@@ -73,11 +73,14 @@ def check_rubric(data: dict, source: str = "<rubric>") -> dict:
             pats = spec.get("patterns")
             if not isinstance(pats, list) or not pats:
                 raise WorksheetError(f"{where}: a short question needs 'patterns': a list of {{re, points, about}}.")
-            for p in pats:
+            for p in pats + list(spec.get("wrong") or []):
                 try:
                     re.compile(p["re"])
+                    if p.get("subject") is not None:
+                        re.compile(p["subject"])
                 except (KeyError, TypeError, re.error) as e:
-                    raise WorksheetError(f"{where}: bad pattern {p!r} ({e}); give 're' as a valid regular expression.") from e
+                    raise WorksheetError(f"{where}: bad pattern {p!r} ({e}); give 're' (and 'subject') as valid "
+                                         f"regular expressions.") from e
             total = sum(p.get("points", 0) for p in pats)
             if abs(total - spec["points"]) > 1e-9:
                 raise WorksheetError(f"{where}: its patterns' points add up to {total}, not {spec['points']}; make them agree.")

@@ -25,6 +25,8 @@ class Answer:
             ``by question text`` or ``missing``.
         line: 1-based line of the answer's first line (0 when missing).
         warnings: notes for the student (a missing marker, a duplicate answer, ...).
+        review: reasons a TA must look at this answer whatever its score (two answers under one id).
+        earlier: the other answers found under the same id, as (line, text), for the TA.
     """
 
     qid: str
@@ -32,6 +34,8 @@ class Answer:
     found: str = "missing"
     line: int = 0
     warnings: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    earlier: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of other answers under this id
 
     @property
     def answered(self) -> bool:
@@ -46,8 +50,41 @@ class _Marker:
     end: int
 
 
+_LANGUAGE_TAG_RE = re.compile(r"^[\w+#.-]{1,20}$")  # ```python: an info string that is a language name
+
+
+def _unfence(text: str) -> str:
+    """Code fences removed, their text kept: markdown-it-py finds each fence (CommonMark rules);
+    its opening line keeps any text written after the backticks (unless it is only a language
+    tag), and its closing line goes. Backticks left at the end of a line ("...DataLoader```") go."""
+    from autograder.worksheet.images import _markdown
+
+    lines = text.splitlines()
+    drop: set[int] = set()
+    keep_as: dict[int, str] = {}
+    for tok in _markdown().parse(text):
+        if tok.type != "fence" or not tok.map:
+            continue
+        first, last = tok.map[0], tok.map[1] - 1
+        info = tok.info.strip()
+        if info and not _LANGUAGE_TAG_RE.match(info):
+            keep_as[first] = info
+        else:
+            drop.add(first)
+        if last > first and re.fullmatch(r"\s*(`{3,}|~{3,})\s*", lines[last] if last < len(lines) else ""):
+            drop.add(last)
+    out = []
+    for i, ln in enumerate(lines):
+        if i in drop:
+            continue
+        ln = keep_as.get(i, ln)
+        out.append(re.sub(r"\s*(`{3,}|~{3,})\s*$", "", ln))
+    return "\n".join(out)
+
+
 def clean_answer(raw: str) -> str:
-    """The student's text: stub, HTML comments, solution-marker lines and code fences removed.
+    """The student's text: stub, HTML comments and solution-marker lines removed; code fences
+    removed with their text kept (a line opening a fence keeps what was written on it).
 
     Args:
         raw: the text between the answer markers.
@@ -55,8 +92,7 @@ def clean_answer(raw: str) -> str:
     text = _NB_LINE_RE.sub("", raw)
     text = COMMENT_RE.sub("", text)
     text = re.sub(re.escape(STUB), "", text, flags=re.IGNORECASE)
-    lines = [ln for ln in text.splitlines() if not re.match(r"^\s*(```|~~~)", ln)]
-    return "\n".join(lines).strip()
+    return _unfence(text).strip()
 
 
 def _markers(text: str) -> list[_Marker]:
@@ -153,12 +189,21 @@ def parse_worksheet(text: str, template: str | None = None) -> dict[str, Answer]
         if old is None:
             answers[qid] = ans
             return
-        note = f"the answer markers of {qid} appear more than once; graded the first non-empty answer"
-        if not old.answered and ans.answered:
-            ans.warnings = old.warnings + ans.warnings + [note]
+        if not ans.answered or ans.text == old.text:
+            old.warnings.append(f"the answer markers of {qid} appear again at line {ans.line}; "
+                                f"keep one pair of markers per question")
+            return
+        if not old.answered:
+            ans.warnings = old.warnings + ans.warnings
             answers[qid] = ans
-        elif note not in old.warnings:
-            old.warnings.append(note)
+            return
+        # two different answers under one id: grade the later (a correction), show the TA both
+        ans.warnings = old.warnings + ans.warnings + [
+            f"two answers for {qid} (lines {old.line} and {ans.line}); graded the later one. "
+            f"Keep one answer between one pair of markers"]
+        ans.review = old.review + ans.review + [f"two answers under {qid}: line {old.line} and line {ans.line}"]
+        ans.earlier = old.earlier + [(old.line, old.text)]
+        answers[qid] = ans
 
     for i, m in enumerate(ms):
         nxt = ms[i + 1] if i + 1 < len(ms) else None
