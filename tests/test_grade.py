@@ -37,15 +37,17 @@ def _zip(path: Path, entries: dict[str, bytes], links: tuple[str, ...] = ()) -> 
 
 
 def _staff_copy(dest: Path, files=STAFF_FILES) -> Path:
-    """The staff solution as a student would hand it in, with a tiny PNG for each image question."""
+    """The staff solution as a student would hand it in, with a tiny real PNG for each image question."""
     for rel in files:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_bytes((REPO / rel).read_bytes())
     if (dest / "WORKSHEET.md").is_file():
+        from PIL import Image
+
         for ref in image_links((dest / "WORKSHEET.md").read_text()):
             (dest / ref).parent.mkdir(parents=True, exist_ok=True)
-            (dest / ref).write_bytes(b"\x89PNG\r\n\x1a\n")
+            Image.new("RGB", (4, 4), (200, 30, 30)).save(dest / ref)  # a real image: the grader opens it
     return dest
 
 
