@@ -140,14 +140,17 @@ def grade_worksheet_items(folder: Path, repo: Path = STAFF_ROOT, wanted: list[st
 
 
 def grade_kaggle_item(workdir: Path) -> list[TestResult]:
-    """The ``kaggle/submission`` item of an assembled submission (its top-level ``submission.csv``).
+    """The Kaggle item(s) of an assembled submission (its top-level ``submission.csv``):
+    ``kaggle/submission``, and ``kaggle/private`` where the Kaggle package splits the score.
 
     Args:
         workdir: an assembled submission.
     """
-    from autograder.kaggle import grade_submission_item
+    import autograder.kaggle as kaggle
 
-    return [grade_submission_item(workdir)]
+    if hasattr(kaggle, "grade_submission_items"):
+        return list(kaggle.grade_submission_items(workdir))
+    return [kaggle.grade_submission_item(workdir)]
 
 
 # --------------------------------------------------------------------------------------------
