@@ -251,3 +251,29 @@ def test_merged_scores_reach_the_nbgrader_gradebook(tmp_path, staff_text, blank_
     bad = ws.merge_ta_sheet(_sheet(tmp_path / "bad.csv", [{"student": "nobody", "question": "q1.7", "ta_score": "1"}], "cp1252"),
                             nbgrader_db=str(db), assignment="hw")
     assert bad.merged == 0 and "no worksheet/q1.7 for student 'nobody'" in bad.problems[0]
+
+
+def test_a_flagged_short_answer_goes_out_with_its_evidence_and_comes_back_final(tmp_path, blank_text):
+    """A short answer the grader is not sure of is a suggestion on the sheet; the TA's score makes it final."""
+    from autograder.grade import write_gradebook
+    from autograder.results import write_results
+
+    sub = make_submission(tmp_path / "subs" / "dan", fill(blank_text, {
+        "q4.3": "CLIP_GRAD does not protect against exploding gradients; it causes them."}), images=[])
+    results = ws.grade_worksheet(sub, key_entry=False)
+    r = next(r for r in results if r.name == "worksheet/q4.3")
+    assert r.extra["review"] and r.extra["manual"]
+    sheet = tmp_path / "ta.csv"
+    ws.export_free_text({"dan": results}, sheet)
+    row = next(x for x in csv.DictReader(open(sheet, encoding="utf-8-sig")) if x["question"] == "q4.3")
+    assert row["review"] == r.extra["review"] and row["auto_score"] == ws.ta_sheet.score_text(r.score)
+    assert row["evidence"] and row["answer"].startswith("CLIP_GRAD does not protect")
+    data = {"dan": write_results(str(tmp_path / "out" / "dan.json"), results)}
+    write_gradebook(data, tmp_path / "out" / "gradebook.csv")
+    row["ta_score"] = "0"
+    _sheet(sheet, [row], "cp1252")
+    report = ws.merge_ta_sheet(sheet, gradebook=tmp_path / "out" / "gradebook.csv", results_dir=tmp_path / "out")
+    assert report.merged == 1 and not report.problems
+    t = next(t for t in json.loads((tmp_path / "out" / "dan.json").read_text())["tests"] if t["name"] == "worksheet/q4.3")
+    assert t["score"] == 0 and t["output"].endswith("TA: 0/2") and "a TA reviews" not in t["output"]
+    assert "suggested" not in t["output"]
