@@ -146,3 +146,27 @@ def test_q6_10_the_run_log_calls_wandb_log(key):
 
     assert "wandb.log(" in inspect.getsource(run_log.RunRecorder.log_epoch)
     assert "_init_wandb" in dir(run_log) and "RunRecorder.log_epoch" in _reference(key, "q6.10")
+
+
+# The original course worksheet's student (reference 004) answered these questions; a fair TA's verdicts.
+ORIGINAL = {
+    "q1.9": ("The training loop is in main.py.", 1),
+    "q2.9": ("Based on what the dataset defined in config is, build_loader will first get the training, validation, "
+             "and test splits from the dataset. Then it will create 3 DataLoaders using the training, validation, "
+             "and test splits.", 2),
+    "q2.13": ("__getitem__ returns the item at index \"index\" of the dataset along with its corresponding label. "
+              "__len__ returns the total number of sample points in the dataset.", 2),
+    "q3.10": ("LeNet and ResNet", 1),  # ResNet's block is the student's to write here
+    "q4.4": ("validate computes the outputs of the model on the validation set then calculates the accuracy of the "
+             "model by comparing the model's predictions with the true labels of the validation set. evaluate() "
+             "simply computes the outputs of the model given a dataset without comparing the model's predictions "
+             "with anything.", 1),  # does not say why the test split has no accuracy
+    "q11.1": ("`https://github.com/deenasun/vision-zoo`", 1),
+}
+
+
+@pytest.mark.parametrize("qid", sorted(ORIGINAL))
+def test_the_original_students_answers(key, qid):
+    text, score = ORIGINAL[qid]
+    grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
+    assert grade.score == score, (qid, grade.visible, grade.key)
