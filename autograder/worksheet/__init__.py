@@ -48,8 +48,9 @@ from autograder.worksheet.key import Question, check_rubric, load_key, load_rubr
 from autograder.worksheet.markers import Answer, clean_answer, parse_worksheet, reference_answers
 from autograder.worksheet.numbers import ParsedNumber, find_numbers, grade_number, read_number
 from autograder.worksheet.short import grade_short
-from autograder.worksheet.ta_sheet import (TA_COLUMNS, export_free_text, merge_ta_scores, merge_ta_scores_into_results,
-                                           read_ta_scores)
+from autograder.worksheet.ta_sheet import (TA_COLUMNS, MergeReport, TaScore, csv_safe, export_class, export_free_text,
+                                           merge_ta_scores, merge_ta_scores_into_results, merge_ta_sheet, read_ta_scores,
+                                           read_ta_sheet, total_of)
 
 __all__ = [
     "GRADERS", "IMAGE_SUFFIXES", "KEY_ENTRY", "KINDS", "MAX_GRADED_CHARS", "REPO", "STAFF_RUBRIC", "STAFF_WORKSHEET",
@@ -57,5 +58,6 @@ __all__ = [
     "check_rubric", "clean_answer", "export_free_text", "find_numbers", "find_worksheet", "format_number",
     "format_table", "grade_answer", "grade_choice", "grade_free", "grade_image", "grade_number", "grade_short",
     "grade_worksheet", "image_links", "load_key", "load_rubric", "merge_ta_scores", "merge_ta_scores_into_results",
+    "merge_ta_sheet", "read_ta_sheet", "export_class", "csv_safe", "total_of", "MergeReport", "TaScore",
     "parse_worksheet", "read_choice", "read_number", "read_ta_scores", "reference_answers", "register",
 ]

@@ -5,10 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder.submission import SubmissionError
 from autograder.worksheet.common import WorksheetError
-from autograder.worksheet.grading import find_worksheet, format_table, grade_worksheet
+from autograder.worksheet.grading import format_table, grade_worksheet
 from autograder.worksheet.key import load_rubric
-from autograder.worksheet.ta_sheet import export_free_text, merge_ta_scores, merge_ta_scores_into_results
+from autograder.worksheet.ta_sheet import export_class, export_free_text, merge_ta_sheet
 
 
 def _rubric_arg(path: str | None) -> dict | None:
@@ -17,12 +18,8 @@ def _rubric_arg(path: str | None) -> dict | None:
 
 def _cmd_worksheet(args: argparse.Namespace) -> int:
     try:
-        rubric = _rubric_arg(args.rubric)
-        text, _, _, problem = find_worksheet(args.file)
-        if text is None:  # missing, empty, binary: one clear error, not a table of zeros
-            raise WorksheetError(problem)
-        results = grade_worksheet(args.file, args.staff, rubric)
-    except WorksheetError as e:
+        results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric))
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(results, show_key=args.show_key))
@@ -34,30 +31,34 @@ def _cmd_worksheet(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if bool(args.submissions) == bool(args.class_folder):
+        print("error: give either submission paths or --class FOLDER (grade-all's folder of students)", file=sys.stderr)
+        return 2
     try:
-        n = export_free_text([Path(p) for p in args.submissions], args.out, args.staff, _rubric_arg(args.rubric))
-    except WorksheetError as e:
+        if args.class_folder:
+            n = export_class(args.class_folder, args.out, args.staff, _rubric_arg(args.rubric))
+        else:
+            n = export_free_text([Path(p) for p in args.submissions], args.out, args.staff, _rubric_arg(args.rubric))
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {n} answers for TAs to {args.out} (free text, and every suggested score marked for review); "
-          f"fill in ta_score (blank keeps the automatic score)")
+    print(f"wrote {n} answers for TAs to {args.out}; fill in ta_score (blank keeps the suggested auto_score)")
     return 0
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    if not args.gradebook and not args.results_dir:
-        print("error: give --gradebook gradebook.csv and/or --results-dir DIR to merge into", file=sys.stderr)
-        return 2
     try:
-        if args.gradebook:
-            merge_ta_scores(args.gradebook, args.ta_csv, args.out)
-            print(f"merged TA scores into {args.out or args.gradebook}")
-        if args.results_dir:
-            n = merge_ta_scores_into_results(args.results_dir, args.ta_csv)
-            print(f"updated {n} tests in {args.results_dir}")
-    except WorksheetError as e:
+        report = merge_ta_sheet(args.ta_csv, args.gradebook, args.out, args.results_dir, args.nbgrader_db, args.assignment)
+    except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    print(f"merged {report.merged} TA scores into {', '.join(report.targets)}")
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if report.problems:
+        print(f"{len(report.problems)} row(s) not merged; fix them and run worksheet-merge again (merging twice "
+              f"changes nothing that was already merged).", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -76,7 +77,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_worksheet)
 
     e = subparsers.add_parser("worksheet-export", help="free-text answers of many submissions to a CSV for TAs")
-    e.add_argument("submissions", nargs="+", help="submission folders, .zip files or WORKSHEET.md files")
+    e.add_argument("submissions", nargs="*", help="submission folders, .zip files or WORKSHEET.md files")
+    e.add_argument("--class", dest="class_folder", default=None, metavar="FOLDER",
+                   help="every student of FOLDER (one sub-folder or .zip each), named as grade-all names them")
     e.add_argument("--out", required=True, help="the CSV to write")
     e.add_argument("--staff", default=None)
     e.add_argument("--rubric", default=None)
@@ -87,4 +90,6 @@ def register(subparsers) -> None:
     m.add_argument("--gradebook", default=None, help="gradebook.csv from grade-all")
     m.add_argument("--out", default=None, help="where to write the merged gradebook (default: overwrite it)")
     m.add_argument("--results-dir", default=None, help="grade-all's folder of <student>.json files, updated in place")
+    m.add_argument("--nbgrader-db", default=None, metavar="DB", help="the nbgrader gradebook grade-all --nbgrader-db filled")
+    m.add_argument("--assignment", default="vision-zoo", help="its nbgrader assignment name (default vision-zoo)")
     m.set_defaults(func=_cmd_merge)

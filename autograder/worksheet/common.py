@@ -20,7 +20,7 @@ STUB = TEXT_STUB  # nbgrader's text stub (ClearSolutions.text_stub)
 KINDS = ("number", "choice", "short", "free", "image")  # one grader each: grading.GRADERS
 KEY_ENTRY = "worksheet/answer-key"
 MAX_GRADED_CHARS = 20_000  # longer answers are cut before pattern matching (keeps regexes fast)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".pdf")
+from autograder.submission import IMAGE_SUFFIXES  # noqa: E402,F401  (the one list, shared with grade)
 
 COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 

@@ -12,14 +12,13 @@ the grader, not written to results.json, whose schema stays Gradescope's):
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Callable
 
 from autograder.results import TestResult
+from autograder.submission import WorksheetCopy, open_worksheet, read_text
 from autograder.worksheet.choices import grade_choice
-from autograder.worksheet.common import KEY_ENTRY, WORKSHEET_NAME, Grade, WorksheetError, excerpt, format_number
-from autograder.worksheet.encoding import decode_worksheet
+from autograder.worksheet.common import KEY_ENTRY, WORKSHEET_NAME, Grade, excerpt, format_number
 from autograder.worksheet.free import grade_free
 from autograder.worksheet.images import grade_image
 from autograder.worksheet.key import Question, load_key
@@ -53,64 +52,25 @@ def grade_answer(q: Question, ans: Answer, worksheet_dir: Path = Path("."), root
 
 
 
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "output", "datasets", "wandb", "__pycache__"}
-
-
-def _find_file(folder: Path, name: str, max_depth: int = 3) -> Path | None:
-    """The shallowest file called ``name`` (any case) under ``folder``, skipping data and output folders."""
-    level = [folder]
-    for _ in range(max_depth + 1):
-        nxt = []
-        for d in sorted(level):
-            try:
-                entries = sorted(d.iterdir())
-            except OSError:
-                continue
-            for e in entries:
-                if e.is_file() and e.name.lower() == name.lower():
-                    return e
-                if e.is_dir() and e.name not in _SKIP_DIRS:
-                    nxt.append(e)
-        level = nxt
-    return None
-
-
-def find_worksheet(path: Path | str) -> tuple[str | None, Path, Path, str]:
-    """Locate and read a student's worksheet (its encoding detected by ``decode_worksheet``).
+def find_worksheet(copy: WorksheetCopy) -> tuple[str | None, Path, Path, str]:
+    """Read the worksheet the door copied out (``autograder.submission.open_worksheet``).
 
     Args:
-        path: a ``WORKSHEET.md`` file, a submission folder, or a submission ``.zip``.
+        copy: the submission's worksheet and images.
 
     Returns:
-        (text, or None when not found or not readable; the worksheet's folder; the submission
-        root; a note saying why there is no text, or empty).
+        (text or None when the submission has none, the worksheet's folder, the submission root, a note).
+
+    Raises:
+        UnreadableFile: the worksheet is empty, binary, or in an unknown encoding.
     """
-    path = Path(path)
-    try:
-        if path.is_file() and path.suffix.lower() == ".zip":
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if Path(n).name.lower() == WORKSHEET_NAME.lower()]
-                if not names:
-                    return None, path.parent, path.parent, f"no {WORKSHEET_NAME} in {path.name}"
-                name = min(names, key=lambda n: n.count("/"))
-                text, _ = decode_worksheet(zf.read(name), f"{path.name}:{name}")
-                return text, path.parent, path.parent, "images inside a .zip are not checked; grade the unpacked folder"
-        if path.is_file():
-            return decode_worksheet(path.read_bytes(), str(path))[0], path.parent, path.parent, ""
-        if path.is_dir():
-            hit = _find_file(path, WORKSHEET_NAME)
-            if hit is not None:
-                return decode_worksheet(hit.read_bytes(), str(hit))[0], hit.parent, path, ""
-            return None, path, path, f"no {WORKSHEET_NAME} found in {path}"
-    except WorksheetError as e:
-        return None, path.parent if path.is_file() else path, path.parent if path.is_file() else path, str(e)
-    except (OSError, zipfile.BadZipFile) as e:
-        return None, path.parent, path.parent, f"{path} cannot be read ({e}); hand in the folder or a valid .zip"
-    return None, path.parent, path.parent, f"{path} does not exist"
+    if copy.path is None:
+        return None, copy.root, copy.root, f"no {WORKSHEET_NAME} found in your submission"
+    return read_text(copy.path, WORKSHEET_NAME), copy.path.parent, copy.root, ""
 
 
 def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None, rubric: dict | None = None,
-                    key_entry: bool = True) -> list[TestResult]:
+                    key_entry: bool = True, wanted: list[str] | None = None) -> list[TestResult]:
     """Grade a worksheet: one ``worksheet/<id>`` entry per question, in worksheet order, then
     (with ``key_entry``) one ``worksheet/answer-key`` entry, 0 points, visible after publication.
 
@@ -119,13 +79,25 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
     the TA export.
 
     Args:
-        path: a ``WORKSHEET.md``, a submission folder holding one, or a submission ``.zip``.
+        path: a ``WORKSHEET.md``, a submission folder holding one, or a submission ``.zip``; opened
+            by the door (``autograder.submission.open_worksheet``), which picks the same worksheet
+            and images as ``grade``.
         staff_worksheet: the staff ``WORKSHEET.md`` (default: the repository's).
         rubric: the rubric mapping (default: ``autograder/staff/worksheet.yaml``).
         key_entry: add the ``worksheet/answer-key`` entry.
+        wanted: the handed-in paths that decide which worksheet counts (default: the handout's).
+
+    Raises:
+        SubmissionError: ``path`` does not exist or is an unsafe zip; ``UnreadableFile``: the
+            worksheet is empty, binary or in an unknown encoding.
     """
     questions, staff_text = load_key(staff_worksheet, rubric)
-    text, ws_dir, root, note = find_worksheet(path)
+    with open_worksheet(path, wanted) as copy:
+        return _grade_text(questions, staff_text, *find_worksheet(copy), key_entry=key_entry)
+
+
+def _grade_text(questions: dict[str, Question], staff_text: str, text: str | None, ws_dir: Path, root: Path,
+                note: str, key_entry: bool = True) -> list[TestResult]:
     answers = parse_worksheet(text, template=staff_text) if text is not None else {}
     results, key_lines = [], []
     for qid, q in questions.items():
