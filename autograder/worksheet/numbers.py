@@ -482,16 +482,19 @@ def _judge(nums: list[ParsedNumber], text: str, spec: dict, expected: float | No
         return NumberVerdict(False, "", nums[-1] if nums else None)
     others = [n for n in nums if n not in hits and not n.ratio
               and any(_same_size(c, spec, expected) for c in _candidates(n, spec, value(n)))]
+    # the student's feedback lists every value of that size, never saying which one matched
+    offered = ", ".join(repr(n.text) for n in sorted(hits + others, key=lambda n: n.start)[:5])
     for o in others:
         for h in hits:
             a, b = (o, h) if o.end <= h.start else (h, o)
             if _GUESS_GLUE.match(text[a.end:b.start]):
-                return NumberVerdict(False, "", h, f"{o.text!r} and {h.text!r} are offered as alternatives; give one answer")
+                return NumberVerdict(False, "", nums[-1], f"several values are offered as alternatives ({offered}); give one answer")
     last_hit = hits[-1]
     later = [o for o in others if o.start >= last_hit.end]
     if later:
-        return NumberVerdict(nums[-1] in hits, f"{later[0].text!r} follows the expected value; which one is the answer?",
-                             nums[-1], f"after {last_hit.text!r} the answer also gives {later[0].text!r}")
+        return NumberVerdict(nums[-1] in hits, f"{later[0].text!r} follows the expected value {last_hit.text!r}; "
+                                               f"which one is the answer?",
+                             nums[-1], f"the answer gives several values of the same size ({offered})")
     return NumberVerdict(True, "", last_hit)
 
 
