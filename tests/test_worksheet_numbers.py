@@ -126,11 +126,13 @@ def test_stated_value_with_working_comparisons_and_units_is_right(key, qid, text
 def test_a_list_of_guesses_is_wrong_even_with_the_key_in_it(key, qid, text):
     grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
     assert grade.score == 0 and not grade.review and "alternatives" in grade.visible, (text, grade)
+    assert f"read {text.split()[-1]!r}" in grade.visible  # the last value, not the one that matched
 
 
 def test_a_second_value_of_the_same_size_after_the_key_goes_to_a_ta(key):
     grade = ws.grade_answer(key["q3.4"], ws.Answer("q3.4", "AlexNet: 57.8M. ResNet-18 has 11.2M.", "markers"))
     assert grade.review and "11.2M" in grade.review and "TA" in grade.visible
+    assert "several values of the same size ('57.8M', '11.2M')" in grade.visible
 
 
 def test_a_decimal_comma_that_could_be_thousands_goes_to_a_ta(key):

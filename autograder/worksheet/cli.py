@@ -5,9 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.submission import SubmissionError, open_worksheet
+from autograder.submission import SubmissionError
 from autograder.worksheet.common import WorksheetError
-from autograder.worksheet.grading import find_worksheet, format_table, grade_worksheet
+from autograder.worksheet.grading import format_table, grade_worksheet
 from autograder.worksheet.key import load_rubric
 from autograder.worksheet.ta_sheet import export_class, export_free_text, merge_ta_sheet
 
@@ -18,12 +18,7 @@ def _rubric_arg(path: str | None) -> dict | None:
 
 def _cmd_worksheet(args: argparse.Namespace) -> int:
     try:
-        rubric = _rubric_arg(args.rubric)
-        with open_worksheet(args.file) as copy:  # the door: the same worksheet grade would take
-            text, _, _, problem = find_worksheet(copy)
-        if text is None:  # missing, empty, binary: one clear error, not a table of zeros
-            raise WorksheetError(problem)
-        results = grade_worksheet(args.file, args.staff, rubric)
+        results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric))
     except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -47,8 +42,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {n} answers for TAs to {args.out} (free text, and every suggested score marked for review); "
-          f"fill in ta_score (blank keeps the suggested auto_score)")
+    print(f"wrote {n} answers for TAs to {args.out}; fill in ta_score (blank keeps the suggested auto_score)")
     return 0
 
 

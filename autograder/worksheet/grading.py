@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from autograder.results import TestResult
-from autograder.submission import WorksheetCopy, open_worksheet
+from autograder.submission import WorksheetCopy, open_worksheet, read_text
 from autograder.worksheet.choices import grade_choice
-from autograder.worksheet.common import KEY_ENTRY, WORKSHEET_NAME, Grade, WorksheetError, excerpt, format_number
-from autograder.worksheet.encoding import decode_worksheet
+from autograder.worksheet.common import KEY_ENTRY, WORKSHEET_NAME, Grade, excerpt, format_number
 from autograder.worksheet.free import grade_free
 from autograder.worksheet.images import grade_image
 from autograder.worksheet.key import Question, load_key
@@ -54,22 +53,20 @@ def grade_answer(q: Question, ans: Answer, worksheet_dir: Path = Path("."), root
 
 
 def find_worksheet(copy: WorksheetCopy) -> tuple[str | None, Path, Path, str]:
-    """Read the worksheet the door copied out (``autograder.submission.open_worksheet``), its
-    encoding detected by ``decode_worksheet``.
+    """Read the worksheet the door copied out (``autograder.submission.open_worksheet``).
 
     Args:
         copy: the submission's worksheet and images.
 
     Returns:
-        (text, or None when the submission has none or it cannot be read; the worksheet's folder;
-        the submission root; a note saying why there is no text, or empty).
+        (text or None when the submission has none, the worksheet's folder, the submission root, a note).
+
+    Raises:
+        UnreadableFile: the worksheet is empty, binary, or in an unknown encoding.
     """
     if copy.path is None:
         return None, copy.root, copy.root, f"no {WORKSHEET_NAME} found in your submission"
-    try:
-        return decode_worksheet(copy.path.read_bytes(), copy.source or WORKSHEET_NAME)[0], copy.path.parent, copy.root, ""
-    except WorksheetError as e:
-        return None, copy.root, copy.root, str(e)
+    return read_text(copy.path, copy.source or WORKSHEET_NAME), copy.path.parent, copy.root, ""
 
 
 def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None, rubric: dict | None = None,
@@ -91,8 +88,8 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
         wanted: the handed-in paths that decide which worksheet counts (default: the handout's).
 
     Raises:
-        SubmissionError: ``path`` does not exist or is an unsafe zip. (A worksheet that is empty,
-            binary or in an unknown encoding scores 0 on every question, each saying why.)
+        SubmissionError: ``path`` does not exist or is an unsafe zip; ``UnreadableFile``: the
+            worksheet is empty, binary or in an unknown encoding.
     """
     questions, staff_text = load_key(staff_worksheet, rubric)
     with open_worksheet(path, wanted) as copy:

@@ -186,6 +186,21 @@ class _Term:
     alt: float | None = None
     error: str = ""
 
+    def scale(self, factor: float, end: int) -> None:
+        """Apply a multiplier or unit written after the number ("12.3M", "345 MB")."""
+        self.source = f"({self.source}*{factor!r})" if not self.error else "0"
+        self.value, self.bare, self.end = self.value * factor, False, end
+        self.alt = None if self.alt is None else self.alt * factor
+
+
+def _term(tok: str, exp: str | None, start: int, end: int) -> _Term:
+    raw = tok[: len(tok) - len(exp)] if exp else tok
+    try:
+        value, alt = _number_value(raw, exp)
+    except (OverflowError, ValueError):
+        return _Term("0", math.nan, True, start, end, None, f"{tok[:20]}{'...' if len(tok) > 20 else ''} is too large to read")
+    return _Term(repr(value), value, True, start, end, alt)
+
 
 def _scale_word(word: str, unit: str | None) -> float | None:
     """The factor a word right after a number applies (multiplier or byte unit), or None."""
@@ -227,120 +242,136 @@ def find_numbers(text: str, unit: str | None = None) -> list[ParsedNumber]:
 
 def _find(text: str, unit: str | None) -> list[ParsedNumber]:
     """``find_numbers`` on text already passed through ``_prepare`` (offsets refer to it)."""
-    asides = _asides(text)
-    tokens = [(next(k for k in ("num", "op", "eq", "pm", "word", "sep") if m.group(k) is not None),
-               m.group(0), m.start(), m.end(), m.group("exp")) for m in _TOKEN_RE.finditer(text)]
-    out: list[ParsedNumber] = []
-    run: list = []  # pieces: _Term or operator strings
-    depth = 0
-    i = 0
+    return _Reader(text, unit).read()
 
-    def in_aside(pos: int) -> bool:
-        return any(a <= pos < b for a, b in asides)
 
-    def flush() -> None:
-        nonlocal run, depth
-        while run and isinstance(run[-1], str) and run[-1] not in (")",):
+class _Reader:
+    """One pass over an answer's tokens, collecting runs of arithmetic into quantities.
+
+    A run is a list of pieces (``_Term`` or operator strings, Python syntax); it ends at anything
+    that cannot continue arithmetic (a word, a comma, ``=``) and becomes one ``ParsedNumber``.
+    """
+
+    def __init__(self, text: str, unit: str | None) -> None:
+        self.text, self.unit = text, unit
+        self.asides = _asides(text)
+        self.tokens = [(next(k for k in ("num", "op", "eq", "pm", "word", "sep") if m.group(k) is not None),
+                        m.group(0), m.start(), m.end(), m.group("exp")) for m in _TOKEN_RE.finditer(text)]
+        self.out: list[ParsedNumber] = []
+        self.run: list = []
+        self.depth = 0
+
+    def read(self) -> list[ParsedNumber]:
+        i = 0
+        while i < len(self.tokens):
+            kind, tok = self.tokens[i][:2]
+            nxt = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
+            if kind == "num":
+                i = self._number(i)
+                continue
+            if kind == "op":
+                self._operator(tok)
+            elif kind == "word" and tok.lower() in _FUNCS and nxt and nxt[1] == "(" and self._expects_operand():
+                self.run.append(tok.lower())
+            elif kind == "pm":
+                self._flush()
+                i = self._skip_uncertainty(i + 1)
+                continue
+            else:
+                self._flush()
+            i += 1
+        self._flush()
+        return self.out
+
+    def _expects_operand(self) -> bool:
+        return not self.run or (isinstance(self.run[-1], str) and self.run[-1] != ")")
+
+    def _flush(self) -> None:
+        run = self.run
+        while run and isinstance(run[-1], str) and run[-1] != ")":
             run.pop()  # a dangling operator
-        opened = sum(1 for p in run if p == "(") - sum(1 for p in run if p == ")")
+        opened = run.count("(") - run.count(")")
         run += [")"] * max(opened, 0)  # close what the student left open
         terms = [p for p in run if isinstance(p, _Term)]
         if terms:
-            out.append(_quantity(run, terms, text, in_aside(terms[0].start)))
-        run, depth = [], 0
+            aside = any(a <= terms[0].start < b for a, b in self.asides)
+            self.out.append(_quantity(run, terms, self.text, aside))
+        self.run, self.depth = [], 0
 
-    def expects_operand() -> bool:
-        return not run or (isinstance(run[-1], str) and run[-1] not in (")",))
-
-    while i < len(tokens):
-        kind, tok, start, end, exp = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if kind == "num":
-            prev = text[start - 1] if start else " "
-            prev2 = text[start - 2] if start > 1 else " "
-            glued_after = text[end:end + 1]
-            times_glue = prev in "xX" and prev2.isdigit()  # 3x3
-            if (prev.isalpha() and not times_glue) or prev == "_" or (prev in "-/." and prev2.isalpha()):
-                flush()
-                i += 1
-                while i < len(tokens) and tokens[i][0] == "word" and tokens[i][2] == tokens[i - 1][3]:
-                    i += 1  # the rest of the identifier
-                continue
-            raw = tok[: len(tok) - len(exp)] if exp else tok
-            try:
-                value, alt = _number_value(raw, exp)
-                error = ""
-            except (OverflowError, ValueError):
-                value, alt, error = math.nan, None, f"{tok[:20]}{'...' if len(tok) > 20 else ''} is too large to read"
-            term = _Term(repr(value) if not error else "0", value, True, start, end, alt, error)
-            j = i + 1
-            if nxt and nxt[0] == "word":
-                factor = _scale_word(nxt[1], unit)
-                glued = nxt[2] == end
-                if factor is not None:
-                    term.value, term.bare, term.end = value * factor, False, nxt[3]
-                    term.alt = None if alt is None else alt * factor
-                    term.source = f"({value!r}*{factor!r})" if not error else "0"
-                    j = i + 2
-                elif nxt[1].lower() in _UNIT_WORDS or nxt[1] == "%":
-                    j = i + 2
-                elif glued and nxt[1].lower() not in ("x", "e") and glued_after.isalpha():
-                    i += 2  # 5th, 2nd: not a quantity
-                    continue
-            while j < len(tokens) and tokens[j][0] == "word" and (tokens[j][1].lower() in _UNIT_WORDS or tokens[j][1] == "%"):
-                j += 1
-            if not expects_operand():
-                flush()
-            run.append(term)
-            i = j
-            # "N times more" / "2.5x": a ratio
-            if i < len(tokens) and tokens[i][0] == "word" and tokens[i][1].lower() in ("x", "times"):
-                after = tokens[i + 1] if i + 1 < len(tokens) else None
-                if after is None or after[0] not in ("num",) and not (after[0] == "op" and after[1] == "("):
-                    if not after or after[0] != "word" or after[1].lower() in _COMPARATIVES or after[0] == "sep":
-                        only = len([p for p in run if isinstance(p, _Term)]) == 1
-                        flush()
-                        if only and out:
-                            out[-1].ratio = True
-                        i += 1
-                        continue
-                else:
-                    run.append("*")
-                    i += 1
-            continue
-        if kind == "op":
-            if tok == "(":
-                if expects_operand():
-                    run.append("(")
-                    depth += 1
-                else:
-                    flush()
-            elif tok == ")":
-                if depth > 0 and not expects_operand():
-                    run.append(")")
-                    depth -= 1
-                else:
-                    flush()
-            elif tok in ("+", "-") and expects_operand():
-                run.append(tok)  # a sign
-            elif not expects_operand():
-                run.append({"^": "**", "**": "**"}.get(tok, tok))
-            else:
-                flush()
-        elif kind == "word" and tok.lower() in _FUNCS and nxt and nxt[1] == "(" and expects_operand():
-            run.append(tok.lower())
-        elif kind == "pm":
-            flush()
-            # the uncertainty after ±: skip its number (and unit)
-            i += 1
-            while i < len(tokens) and tokens[i][0] in ("num", "word") and (tokens[i][0] == "num" or _scale_word(tokens[i][1], unit) or tokens[i][1] == "%"):
-                i += 1
-            continue
+    def _operator(self, tok: str) -> None:
+        if tok == "(" and self._expects_operand():
+            self.run.append("(")
+            self.depth += 1
+        elif tok == ")" and self.depth > 0 and not self._expects_operand():
+            self.run.append(")")
+            self.depth -= 1
+        elif tok in ("+", "-") and self._expects_operand():
+            self.run.append(tok)  # a sign
+        elif tok not in "()" and not self._expects_operand():
+            self.run.append("**" if tok in ("^", "**") else tok)
         else:
-            flush()
-        i += 1
-    flush()
-    return [q for q in out if q is not None]
+            self._flush()
+
+    def _is_identifier(self, start: int) -> bool:
+        """Digits that belong to a name: ResNet18, ViT-B/16, q3.4 (but 3x3 is arithmetic)."""
+        prev = self.text[start - 1] if start else " "
+        prev2 = self.text[start - 2] if start > 1 else " "
+        times_glue = prev in "xX" and prev2.isdigit()
+        return (prev.isalpha() and not times_glue) or prev == "_" or (prev in "-/." and prev2.isalpha())
+
+    def _is_unit_word(self, j: int) -> bool:
+        return j < len(self.tokens) and self.tokens[j][0] == "word" and (
+            self.tokens[j][1].lower() in _UNIT_WORDS or self.tokens[j][1] == "%")
+
+    def _number(self, i: int) -> int:
+        """Read the number at token ``i`` with its multiplier/unit; return the next token's index."""
+        _, tok, start, end, exp = self.tokens[i]
+        if self._is_identifier(start):
+            self._flush()
+            i += 1
+            while i < len(self.tokens) and self.tokens[i][0] == "word" and self.tokens[i][2] == self.tokens[i - 1][3]:
+                i += 1  # the rest of the identifier
+            return i
+        term = _term(tok, exp, start, end)
+        j = i + 1
+        nxt = self.tokens[j] if j < len(self.tokens) else None
+        if nxt and nxt[0] == "word":
+            factor = _scale_word(nxt[1], self.unit)
+            if factor is not None:
+                term.scale(factor, nxt[3])
+                j += 1
+            elif nxt[2] == end and nxt[1].lower() not in ("x", "e") and not self._is_unit_word(j):
+                return j + 1  # 5th, 2nd: digits glued to a word are not a quantity
+        while self._is_unit_word(j):
+            j += 1
+        if not self._expects_operand():
+            self._flush()
+        self.run.append(term)
+        return self._times(j)
+
+    def _times(self, j: int) -> int:
+        """After a term: "x"/"times" before a number multiplies; before anything else it makes a
+        ratio ("270 times more", "2.5x")."""
+        if not (j < len(self.tokens) and self.tokens[j][0] == "word" and self.tokens[j][1].lower() in ("x", "times")):
+            return j
+        after = self.tokens[j + 1] if j + 1 < len(self.tokens) else None
+        if after is not None and (after[0] == "num" or after[1] == "("):
+            self.run.append("*")
+            return j + 1
+        if after is None or after[0] != "word" or after[1].lower() in _COMPARATIVES:
+            single = sum(isinstance(p, _Term) for p in self.run) == 1
+            self._flush()
+            if single:
+                self.out[-1].ratio = True
+            return j + 1
+        return j
+
+    def _skip_uncertainty(self, i: int) -> int:
+        """Skip the number (and unit) after ``±``: an uncertainty, not an answer."""
+        while i < len(self.tokens) and self.tokens[i][0] in ("num", "word") and (
+                self.tokens[i][0] == "num" or _scale_word(self.tokens[i][1], self.unit) or self.tokens[i][1] == "%"):
+            i += 1
+        return i
 
 
 def _quantity(run: list, terms: list[_Term], text: str, aside: bool) -> ParsedNumber:
@@ -451,16 +482,19 @@ def _judge(nums: list[ParsedNumber], text: str, spec: dict, expected: float | No
         return NumberVerdict(False, "", nums[-1] if nums else None)
     others = [n for n in nums if n not in hits and not n.ratio
               and any(_same_size(c, spec, expected) for c in _candidates(n, spec, value(n)))]
+    # the student's feedback lists every value of that size, never saying which one matched
+    offered = ", ".join(repr(n.text) for n in sorted(hits + others, key=lambda n: n.start)[:5])
     for o in others:
         for h in hits:
             a, b = (o, h) if o.end <= h.start else (h, o)
             if _GUESS_GLUE.match(text[a.end:b.start]):
-                return NumberVerdict(False, "", h, f"{o.text!r} and {h.text!r} are offered as alternatives; give one answer")
+                return NumberVerdict(False, "", nums[-1], f"several values are offered as alternatives ({offered}); give one answer")
     last_hit = hits[-1]
     later = [o for o in others if o.start >= last_hit.end]
     if later:
-        return NumberVerdict(nums[-1] in hits, f"{later[0].text!r} follows the expected value; which one is the answer?",
-                             nums[-1], f"after {last_hit.text!r} the answer also gives {later[0].text!r}")
+        return NumberVerdict(nums[-1] in hits, f"{later[0].text!r} follows the expected value {last_hit.text!r}; "
+                                               f"which one is the answer?",
+                             nums[-1], f"the answer gives several values of the same size ({offered})")
     return NumberVerdict(True, "", last_hit)
 
 
