@@ -81,7 +81,13 @@ def check_worksheet(root: Path) -> list[TestResult]:
         from autograder.worksheet import parse_worksheet
     except ImportError as e:
         return [TestResult("worksheet/answered", 0, 1, f"the worksheet checks are missing from this copy ({e})", status="failed")]
-    answers = parse_worksheet(path.read_text(encoding="utf-8", errors="replace"))
+    from autograder.submission import SubmissionError, read_text  # the one door to student files
+
+    try:
+        text = read_text(path)
+    except SubmissionError as e:
+        return [TestResult("worksheet/answered", 0, 1, str(e), status="failed")]
+    answers = parse_worksheet(text)
     empty = [qid for qid, a in answers.items() if not a.text.strip()]
     done = len(answers) - len(empty)
     msg = f"{done} of {len(answers)} answers filled in"

@@ -1,11 +1,18 @@
 """``grade`` and ``grade-all``: grade one submission, or a whole class in parallel.
 
-One submission, step by step:
-    ``open_submission`` (a folder, a .zip or a single file; zips checked for path traversal, links
-    and bombs) -> ``assemble`` (the staff handout, with only the files students edit taken from
-    the submission) -> ``grade_workdir`` (code items in one sandbox, then the worksheet and the
-    Kaggle item; any failure costs only its own item) -> ``write_results`` (Gradescope's schema,
-    written atomically, always).
+One submission is a declared list of steps (``STEPS``), each a small function over one ``Run``:
+
+    open      the submission through the door (``autograder.submission``: a folder, a .zip or a
+              single file; zips checked for path traversal, links and bombs)
+    assemble  the staff handout with only the files students hand in taken from the submission
+    code      the code items, in one sandbox
+    worksheet the worksheet questions (the worksheet and its images, as ``worksheet`` sees them)
+    kaggle    the ``kaggle/submission`` item
+    write     the results file (Gradescope's schema, written atomically, always)
+
+A step that fails costs only its own items: each step says which items it owns, and a failure
+turns them into zeros that name the problem; the next steps still run. Reading student files
+happens only in ``autograder.submission`` (the one door shared with every other command).
 
 A class: ``grade_all`` runs ``grade_submission`` for every sub-folder or .zip of a folder in a
 process pool, writes ``<name>.json`` per student, ``gradebook.csv`` (one row per student, one
@@ -16,274 +23,34 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import re
 import shutil
-import stat
 import sys
 import tempfile
 import traceback
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Callable
 
-from autograder.release import STAFF_ROOT, STAMP, cached_handout, read_stamp
+from autograder.release import STAFF_ROOT, cached_handout
 from autograder.results import TestResult, write_results
-
-SUBMISSION_FILES = ("submission.csv",)  # handed in besides the files with solution regions
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
-IMAGE_DIRS = ("images", "figures")  # image folders taken whole (the worksheet's figures)
-IGNORED_PARTS = ("__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints")
-
-# Limits on what a submission may hold (a zip is checked before anything is extracted).
-MAX_FILE_BYTES = 64 * 2**20  # one file
-MAX_TOTAL_BYTES = 512 * 2**20  # everything, uncompressed
-MAX_MEMBERS = 5000  # entries in a zip
-MAX_RATIO = 200  # uncompressed / compressed size of one zip entry above 1 MiB (zip bombs)
-
-
-class SubmissionError(ValueError):
-    """The submission cannot be read (bad zip, path traversal, link, too large); a student-facing message."""
-
-
-@dataclass
-class Assembly:
-    """A submission assembled onto the handout.
-
-    Args:
-        workdir: the assembled tree (graded in place).
-        taken: relative paths taken from the submission.
-        notes: student-facing remarks (files found elsewhere, files ignored, links skipped).
-    """
-
-    workdir: Path
-    taken: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+from autograder.submission import (  # noqa: F401  (re-exported: grade's public names since the first release)
+    Assembly, SubmissionError, assemble, find_students, handed_in_paths, list_files, locate,
+    open_submission, student_name,
+)
 
 
 # --------------------------------------------------------------------------------------------
-# Reading a submission
-# --------------------------------------------------------------------------------------------
-
-def _check_member(info: zipfile.ZipInfo) -> str:
-    """The safe relative path of one zip entry, or SubmissionError."""
-    name = info.filename.replace("\\", "/")
-    path = PurePosixPath(name)
-    mode = info.external_attr >> 16
-    if path.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in path.parts:
-        raise SubmissionError(
-            f"zip entry {info.filename!r} points outside the zip's folder (absolute path or '..'). "
-            f"Zip the folder itself, e.g. `cd handout && zip -r ../submission.zip models WORKSHEET.md`."
-        )
-    if stat.S_ISLNK(mode):
-        raise SubmissionError(f"zip entry {info.filename!r} is a symbolic link. Put the file itself in the zip.")
-    if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        raise SubmissionError(f"zip entry {info.filename!r} expands {info.file_size // max(info.compress_size, 1)}x: not a normal file.")
-    return path.as_posix()
-
-
-def _extract_zip(src: Path, dest: Path) -> list[str]:
-    """Extract a checked zip into ``dest``; return notes on entries skipped for their size."""
-    try:
-        zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SubmissionError(f"{src.name} is not a readable zip file ({e}). Zip your files again and resubmit.") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise SubmissionError(f"{src.name} holds {len(infos)} entries; at most {MAX_MEMBERS} are allowed.")
-        names = [_check_member(i) for i in infos]
-        big = [i.filename for i in infos if i.file_size > MAX_FILE_BYTES]
-        total = sum(i.file_size for i in infos if i.file_size <= MAX_FILE_BYTES)
-        if total > MAX_TOTAL_BYTES:
-            raise SubmissionError(
-                f"{src.name} expands to {total / 2**20:.0f} MiB; at most {MAX_TOTAL_BYTES // 2**20} MiB. "
-                f"Leave datasets, checkpoints and outputs out of the submission."
-            )
-        for info, name in zip(infos, names):
-            if info.is_dir() or not name or name == "." or info.file_size > MAX_FILE_BYTES:
-                continue
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            with zf.open(info) as fin, open(target, "wb") as fout:
-                while chunk := fin.read(2**20):
-                    written += len(chunk)
-                    if written > info.file_size or written > MAX_FILE_BYTES:  # a lying header
-                        raise SubmissionError(f"zip entry {info.filename!r} is larger than its header says.")
-                    fout.write(chunk)
-    if not big:
-        return []
-    return [f"skipped {len(big)} file(s) over {MAX_FILE_BYTES // 2**20} MiB in your zip (datasets, checkpoints?): "
-            f"{', '.join(big[:3])}"]
-
-
-def open_submission(src: Path, scratch: Path) -> tuple[Path, list[str]]:
-    """The folder holding a submission's files (the folder itself, or a zip/file unpacked into
-    ``scratch``) and notes for the student.
-
-    Args:
-        src: a folder, a ``.zip``, or a single file (e.g. ``vit.py``).
-        scratch: an empty folder to unpack into.
-
-    Raises:
-        SubmissionError: a missing path, an unreadable or unsafe zip.
-    """
-    src = Path(src)
-    if src.is_symlink() and not src.exists():
-        raise SubmissionError(f"{src} is a broken symbolic link.")
-    if src.is_dir():
-        return src, []
-    if not src.is_file():
-        raise SubmissionError(f"submission {src} does not exist. Pass a folder or a .zip of your files.")
-    scratch.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(src) or src.suffix.lower() == ".zip":
-        return scratch, _extract_zip(src, scratch)
-    if src.stat().st_size > MAX_FILE_BYTES:
-        raise SubmissionError(f"{src.name} is larger than {MAX_FILE_BYTES // 2**20} MiB.")
-    shutil.copyfile(src, scratch / src.name)
-    return scratch, []
-
-
-def list_files(root: Path) -> tuple[list[str], list[str]]:
-    """Regular files under ``root`` (relative, ``/``-separated) and the symbolic links skipped.
-
-    Args:
-        root: a submission folder.
-    """
-    files, links = [], []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = Path(dirpath).relative_to(root)
-        for d in list(dirnames):
-            if d in IGNORED_PARTS or (Path(dirpath) / d).is_symlink():
-                if (Path(dirpath) / d).is_symlink():
-                    links.append((rel_dir / d).as_posix())
-                dirnames.remove(d)
-        for f in filenames:
-            path = Path(dirpath) / f
-            rel = (rel_dir / f).as_posix()
-            if f.startswith("._") or f == ".DS_Store":
-                continue
-            if path.is_symlink():
-                links.append(rel)
-            elif path.is_file():
-                files.append(rel)
-    return sorted(files), sorted(links)
-
-
-def locate(files: list[str], wanted: list[str]) -> tuple[dict[str, str], list[str], str]:
-    """Map each wanted handout path to the submission file that holds it.
-
-    The submission's root is the folder prefix under which most wanted paths are found (so
-    ``student/models/vit.py`` in a zip is found). A wanted file missing there is matched by its
-    name when both that name is unique among the wanted files and exactly one submitted file has it
-    (Gradescope uploads of single files arrive flat).
-
-    Args:
-        files: the submission's files, relative paths.
-        wanted: handout paths students hand in.
-
-    Returns:
-        (handout path -> submitted path, notes for the student, the submission's root prefix).
-    """
-    prefixes: dict[str, int] = {}
-    for f in files:
-        for w in wanted:
-            if f == w or f.endswith("/" + w):
-                prefix = f[: len(f) - len(w)]
-                prefixes[prefix] = prefixes.get(prefix, 0) + 1
-    root = min(prefixes, key=lambda p: (-prefixes[p], p.count("/"), p)) if prefixes else ""
-    found, notes = {}, []
-    in_root = set(files)
-    for w in wanted:
-        if root + w in in_root:
-            found[w] = root + w
-    base = PurePosixPath
-    for w in wanted:
-        if w in found or sum(base(x).name == base(w).name for x in wanted) != 1:
-            continue
-        same = [f for f in files if base(f).name == base(w).name and f not in found.values()]
-        if len(same) == 1:
-            found[w] = same[0]
-            notes.append(f"found {same[0]} and graded it as {w}")
-    return found, notes, root
-
-
-def _worksheet_images(text: str) -> list[str]:
-    """Relative image paths the worksheet references (``![alt](path)`` and ``<img src=...>``)."""
-    refs = re.findall(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)", text) + re.findall(r"<img[^>]*\bsrc=[\"']([^\"']+)", text)
-    return [r for r in refs if not re.match(r"^[a-z]+:", r, re.IGNORECASE)]
-
-
-def assemble(submission: Path, handout: Path, dest: Path) -> Assembly:
-    """Copy the handout to ``dest`` and put the student's editable files over it.
-
-    Args:
-        submission: a folder of the student's files (see ``open_submission``).
-        handout: a handout built by ``release`` (its ``.handout.json`` lists the editable files).
-        dest: the folder to create.
-
-    A file over ``MAX_FILE_BYTES`` is skipped with a note; links are never followed.
-    """
-    stamp = read_stamp(handout)
-    shutil.copytree(handout, dest, ignore=shutil.ignore_patterns(STAMP))
-    result = Assembly(workdir=dest)
-    files, links = list_files(submission)
-    if links:
-        result.notes.append(f"skipped symbolic links (hand in the files themselves): {', '.join(links[:5])}")
-    wanted = list(stamp["editable"]) + [s for s in SUBMISSION_FILES if s not in stamp["editable"]]
-    found, notes, root = locate(files, wanted)
-    result.notes += notes
-    # images the worksheet shows, and the image folders
-    images: dict[str, str] = {}
-    if "WORKSHEET.md" in found:
-        text = (submission / found["WORKSHEET.md"]).read_text(encoding="utf-8", errors="replace")
-        base = PurePosixPath(found["WORKSHEET.md"]).parent
-        for ref in _worksheet_images(text):
-            p = PurePosixPath(os.path.normpath((base / ref).as_posix()))
-            if ".." in p.parts or p.is_absolute() or p.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            if p.as_posix() in set(files):
-                rel = p.relative_to(PurePosixPath(root)) if root and p.is_relative_to(root) else p
-                images[rel.as_posix()] = p.as_posix()
-    for f in files:
-        if f.startswith(root) and PurePosixPath(f).suffix.lower() in IMAGE_SUFFIXES:
-            rel = f[len(root):]
-            if PurePosixPath(rel).parts[0] in IMAGE_DIRS:
-                images.setdefault(rel, f)
-    for rel, f in list(found.items()) + sorted(images.items()):
-        size = (submission / f).stat().st_size
-        if size > MAX_FILE_BYTES:
-            result.notes.append(f"skipped {f}: {size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES // 2**20} MiB limit per file")
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.unlink()
-        shutil.copyfile(submission / f, target)
-        result.taken.append(rel)
-    used = set(found.values()) | set(images.values())
-    ignored = [f for f in files if f not in used]
-    if ignored:
-        more = f" and {len(ignored) - 8} more" if len(ignored) > 8 else ""
-        result.notes.append(f"not graded (these come from the handout): {', '.join(ignored[:8])}{more}")
-    if not found:
-        result.notes.append(
-            f"none of the files you edit was found in your submission ({', '.join(wanted)}); "
-            f"every item was graded on the untouched handout."
-        )
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Grading an assembled tree
+# The items a step owns (its zeros when it fails)
 # --------------------------------------------------------------------------------------------
 
 def _grader_error(name: str, where: str, max_score: float = 0.0) -> TestResult:
     detail = traceback.format_exc(limit=-3).strip()
+    detail = "" if detail == "NoneType: None" else f"\n{detail}"
     return TestResult(
         name=name, score=0.0, max_score=max_score, status="failed",
-        output=f"The grader could not grade {where}; this item scores 0. Tell your TA.\n{detail}",
+        output=f"The grader could not grade {where}; this item scores 0. Tell your TA.{detail}",
     )
 
 
@@ -300,6 +67,36 @@ def _code_item_fallback(error_where: str) -> list[TestResult]:
         return [_grader_error("code/items", error_where)]
     return [_grader_error(name, error_where, pts) for name, pts in names.items()]
 
+
+def _worksheet_fallback(error_where: str, repo: Path = STAFF_ROOT, reason: str = "") -> list[TestResult]:
+    """One zero per worksheet question, when the worksheet could not be graded."""
+    try:
+        from autograder.worksheet import load_key
+
+        staff = Path(repo) / "WORKSHEET.md"
+        questions = load_key(staff if staff.is_file() else None)[0]
+    except Exception:
+        questions = {}
+    if not questions:
+        return [_grader_error("worksheet", error_where)]
+    if reason:
+        return [TestResult(f"worksheet/{qid}", 0.0, q.points, f"{reason} This question scores 0.", status="failed")
+                for qid, q in questions.items()]
+    return [_grader_error(f"worksheet/{qid}", error_where, q.points) for qid, q in questions.items()]
+
+
+def _kaggle_fallback(error_where: str) -> list[TestResult]:
+    try:
+        from autograder.kaggle.item import ITEM, load_staff_config
+
+        return [_grader_error(ITEM, error_where, float(load_staff_config()["max_score"]))]
+    except Exception:
+        return [_grader_error("kaggle/submission", error_where)]
+
+
+# --------------------------------------------------------------------------------------------
+# Grading an assembled tree
+# --------------------------------------------------------------------------------------------
 
 def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tuple[list[TestResult], list[str]]:
     """Code items of ``workdir`` in one sandbox; returns (results, sandbox protections in force).
@@ -324,46 +121,191 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
         return _code_item_fallback("the code items"), protections
 
 
-def grade_extras(workdir: Path, repo: Path = STAFF_ROOT) -> list[TestResult]:
-    """The worksheet items and the Kaggle item of ``workdir`` (parsed in this process: no student code runs).
+def grade_worksheet_items(folder: Path, repo: Path = STAFF_ROOT, wanted: list[str] | None = None) -> list[TestResult]:
+    """The worksheet questions of a submission, graded exactly as ``worksheet SUBMISSION`` grades
+    them (the door copies out the same worksheet and images).
+
+    Args:
+        folder: the submission (a folder, a .zip or a single file).
+        repo: the staff repository (its WORKSHEET.md holds the answer key).
+        wanted: the handed-in paths (default ``handed_in_paths()``).
+
+    Raises:
+        Exception: anything the worksheet grader raises (the step turns it into zeros).
+    """
+    from autograder.worksheet import grade_worksheet
+
+    staff = Path(repo) / "WORKSHEET.md"
+    return list(grade_worksheet(folder, staff_worksheet=staff if staff.is_file() else None, wanted=wanted))
+
+
+def grade_kaggle_item(workdir: Path) -> list[TestResult]:
+    """The Kaggle item(s) of an assembled submission (its top-level ``submission.csv``):
+    ``kaggle/submission``, and ``kaggle/private`` where the Kaggle package splits the score.
 
     Args:
         workdir: an assembled submission.
-        repo: the staff repository (its WORKSHEET.md holds the answer key).
     """
-    tests: list[TestResult] = []
-    try:
-        from autograder.worksheet import grade_worksheet
-    except ImportError:
-        grade_worksheet = None
-    if grade_worksheet is not None:
-        try:
-            staff = Path(repo) / "WORKSHEET.md"
-            tests += list(grade_worksheet(workdir / "WORKSHEET.md", staff_worksheet=staff if staff.is_file() else None))
-        except Exception:
-            tests.append(_grader_error("worksheet", "your WORKSHEET.md"))
-    try:
-        from autograder.kaggle import grade_submission_items
-    except ImportError:
-        grade_submission_items = None
-    if grade_submission_items is not None:
-        try:
-            tests.extend(grade_submission_items(workdir))  # kaggle/private: after_published
-        except Exception:
-            tests.append(_grader_error("kaggle/submission", "your submission.csv"))
-    return tests
+    from autograder.kaggle import grade_submission_items
+
+    return list(grade_submission_items(workdir))  # kaggle/private: after_published
 
 
-def _summary(assembly: Assembly | None, protections: list[str], problems: list[str]) -> str:
-    lines = []
-    if problems:
-        lines += [f"PROBLEM: {p}" for p in problems]
-    if assembly is not None:
-        lines.append(f"Files graded from your submission: {', '.join(assembly.taken) or 'none'}.")
-        lines += [f"Note: {n}" for n in assembly.notes]
-    if protections:
+# --------------------------------------------------------------------------------------------
+# One submission: the declared steps
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """What the steps of one submission's grading read and write.
+
+    Args:
+        submission: a folder, a .zip or a single file.
+        scratch: a private temporary folder.
+        repo, handout, limits, privileged: see ``grade_submission``.
+        folder: the opened submission (step ``open``).
+        assembly: the submission on the handout (step ``assemble``).
+        tests: graded items, in step order.
+        protections: sandbox protections in force (step ``code``).
+        problems: student-facing problems, shown first in the results' output.
+        notes: student-facing notes (files found elsewhere, images matched by name, ...).
+    """
+
+    submission: Path
+    scratch: Path
+    repo: Path = STAFF_ROOT
+    handout: Path | None = None
+    limits: object = None
+    privileged: bool | None = None
+    folder: Path | None = None
+    assembly: Assembly | None = None
+    tests: list[TestResult] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of grading a submission.
+
+    Args:
+        name: the step's name (in messages).
+        run: does the step's work on the ``Run``.
+        on_failure: the zeros of the step's own items (and any state the next steps need) when
+            ``run`` raised; called inside the ``except`` block, so it can show the traceback.
+    """
+
+    name: str
+    run: Callable[[Run], None]
+    on_failure: Callable[[Run], list[TestResult]]
+
+
+def _empty_folder(run: Run) -> Path:
+    empty = run.scratch / "empty"
+    empty.mkdir(exist_ok=True)
+    return empty
+
+
+def _open(run: Run) -> None:
+    try:
+        run.folder, notes = open_submission(run.submission, run.scratch / "unpacked")
+        run.notes += notes
+    except SubmissionError as e:
+        run.problems.append(f"{e} Every item was graded on the untouched handout.")
+        run.folder = _empty_folder(run)
+
+
+def _open_failed(run: Run) -> list[TestResult]:
+    run.problems.append("the grader could not open your submission; every item was graded on the untouched "
+                        "handout. Tell your TA.")
+    run.folder = _empty_folder(run)
+    return []
+
+
+def _assemble(run: Run) -> None:
+    run.handout = Path(run.handout) if run.handout else cached_handout(run.repo)
+    run.assembly = assemble(run.folder, run.handout, run.scratch / "work")
+
+
+def _assemble_failed(run: Run) -> list[TestResult]:
+    shutil.rmtree(run.scratch / "work", ignore_errors=True)
+    run.problems.append("the grader could not put your files onto the handout; the code items were graded on "
+                        "the untouched handout. Tell your TA.")
+    try:
+        run.assembly = assemble(_empty_folder(run), run.handout, run.scratch / "work")
+    except Exception:
+        run.assembly = None
+    return []
+
+
+def _need_workdir(run: Run) -> Path:
+    if run.assembly is None:
+        raise RuntimeError("no assembled submission to grade (the assemble step failed)")
+    return run.assembly.workdir
+
+
+def _code(run: Run) -> None:
+    tests, run.protections = grade_code(_need_workdir(run), run.limits, run.privileged)
+    run.tests += tests
+
+
+def _worksheet(run: Run) -> None:
+    from autograder.submission import UnreadableFile
+
+    wanted = handed_in_paths(run.handout) if run.handout else None
+    # A folder or zip that opened is passed as it is: the door opens it again exactly as `worksheet`
+    # does, and messages name the student's own files. A single file (vit.py) or a submission that
+    # did not open: the opened folder, where the door's rule finds (or does not find) the worksheet.
+    sub = run.submission
+    whole = run.folder not in (None, run.scratch / "empty") and (sub.is_dir() or zipfile.is_zipfile(sub))
+    try:
+        run.tests += grade_worksheet_items(sub if whole else run.folder or _empty_folder(run), run.repo, wanted)
+    except UnreadableFile as e:
+        run.problems.append(str(e))
+        run.tests += _worksheet_fallback("your WORKSHEET.md", run.repo, reason=str(e))
+
+
+def _kaggle(run: Run) -> None:
+    run.tests += grade_kaggle_item(_need_workdir(run))
+
+
+STEPS: tuple[Step, ...] = (
+    Step("open", _open, _open_failed),
+    Step("assemble", _assemble, _assemble_failed),
+    Step("code", _code, lambda run: _code_item_fallback("the code items")),
+    Step("worksheet", _worksheet, lambda run: _worksheet_fallback("your WORKSHEET.md", run.repo)),
+    Step("kaggle", _kaggle, lambda run: _kaggle_fallback("your submission.csv")),
+)  # then ``write``: always, in ``grade_submission``
+
+
+def run_steps(run: Run, steps: tuple[Step, ...] = STEPS) -> Run:
+    """Run each step in order; a step that raises adds the zeros of its own items and the rest go on.
+
+    Args:
+        run: the submission's state.
+        steps: the steps (default ``STEPS``).
+    """
+    for step in steps:
+        try:
+            step.run(run)
+        except Exception:
+            try:
+                run.tests += step.on_failure(run)
+            except Exception:
+                run.tests.append(_grader_error(step.name, f"the {step.name} step"))
+    return run
+
+
+def _summary(run: Run) -> str:
+    lines = [f"PROBLEM: {p}" for p in run.problems]
+    if run.assembly is not None:
+        lines.append(f"Files graded from your submission: {', '.join(run.assembly.taken) or 'none'}.")
+    notes = (run.assembly.notes if run.assembly is not None else []) + run.notes
+    lines += [f"Note: {n}" for n in dict.fromkeys(notes)]
+    if run.protections:
         lines.append("Your code ran in a sandbox with these protections in force:")
-        lines += [f"- {p}" for p in protections]
+        lines += [f"- {p}" for p in run.protections]
     else:
         lines.append("Sandbox protections in force: none reported (the code items did not run in a sandbox).")
     return "\n".join(lines)
@@ -378,9 +320,10 @@ def grade_submission(
     privileged: bool | None = None,
     name: str | None = None,
 ) -> dict:
-    """Grade one submission and write ``out`` (Gradescope's results.json); return the object written.
+    """Grade one submission through ``STEPS`` and write ``out`` (Gradescope's results.json); return
+    the object written.
 
-    Never raises on a student's files: a problem costs only the affected items, and ``out`` is
+    Never raises on a student's files: a failing step costs only its own items, and ``out`` is
     always written (atomically, replacing any earlier file).
 
     Args:
@@ -390,62 +333,20 @@ def grade_submission(
         handout: a handout built by ``release`` (default: built from ``repo`` and cached).
         limits: sandbox limits (``autograder.sandbox.Limits``).
         privileged: the sandbox mode (None: full sandbox when root).
-        name: the student's name, kept in the results' ``extra_data``.
+        name: the student's name, kept in the results' ``extra_data`` (default ``student_name``).
     """
     out = Path(out).resolve()
-    problems: list[str] = []
-    tests: list[TestResult] = []
-    protections: list[str] = []
-    assembly = None
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        tmp = Path(tmp)
-        try:
-            handout = Path(handout) if handout else cached_handout(repo)
-            try:
-                folder, notes = open_submission(Path(submission), tmp / "unpacked")
-                assembly = assemble(folder, handout, tmp / "work")
-                assembly.notes[:0] = notes
-            except SubmissionError as e:
-                problems.append(f"{e} Every item was graded on the untouched handout.")
-                shutil.rmtree(tmp / "work", ignore_errors=True)
-                (tmp / "empty").mkdir()
-                assembly = assemble(tmp / "empty", handout, tmp / "work")
-            code, protections = grade_code(assembly.workdir, limits, privileged)
-            tests += code
-            tests += grade_extras(assembly.workdir, repo)
-        except Exception:
-            problems.append("the grader failed before finishing; the items it did not reach are missing. Tell your TA.")
-            tests.append(_grader_error("grader", "this submission"))
-    extra = {"student": name or Path(submission).stem, "taken": assembly.taken if assembly else [],
-             "protections": protections}
-    return write_results(str(out), tests, _summary(assembly, protections, problems), extra)
+        run = Run(Path(submission), Path(tmp), Path(repo), Path(handout) if handout else None, limits, privileged)
+        run_steps(run)
+    extra = {"student": name or student_name(submission), "taken": run.assembly.taken if run.assembly else [],
+             "protections": run.protections}
+    return write_results(str(out), run.tests, _summary(run), extra)
 
 
 # --------------------------------------------------------------------------------------------
 # A whole class
 # --------------------------------------------------------------------------------------------
-
-def find_students(folder: Path) -> dict[str, Path]:
-    """Student name -> submission, for every sub-folder or .zip of ``folder`` (sorted by name).
-
-    Args:
-        folder: the class's submissions.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SubmissionError(f"{folder} is not a folder. Pass the folder that holds one sub-folder or .zip per student.")
-    students: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.is_symlink():
-            continue
-        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
-            name = path.name if path.is_dir() else path.stem
-            key, n = name, 2
-            while key in students:
-                key, n = f"{name}-{n}", n + 1
-            students[key] = path
-    return students
-
 
 def _preload() -> None:
     """Import the grading stack (torch, timm, the items, the sandbox) before the workers fork."""
@@ -481,14 +382,16 @@ def write_gradebook(results: dict[str, dict], path: Path) -> Path:
     """
     import pandas as pd
 
+    from autograder.worksheet.ta_sheet import score_text  # the one number format of gradebook and TA merge
+
     rows, columns = [], []
     for name in sorted(results):
         row = {"student": name}
         for t in results[name].get("tests", []):
-            row[t["name"]] = t["score"]
+            row[t["name"]] = score_text(t["score"])
             if t["name"] not in columns:
                 columns.append(t["name"])
-        row["total"] = results[name].get("score", 0.0)
+        row["total"] = score_text(results[name].get("score", 0.0))
         rows.append(row)
     df = pd.DataFrame(rows, columns=["student", *columns, "total"])
     tmp = Path(f"{path}.tmp")

@@ -33,8 +33,8 @@ SHIP_TOP = (
 )
 # ... and the public part of the autograder (what `check`, `worksheet` and `kaggle validate` need).
 SHIP_AUTOGRADER = (
-    "__init__.py", "__main__.py", "cli.py", "results.py", "markers.py", "check.py", "worksheet.py", "kaggle.py", "kaggle",
-    "tasks.py", "sandbox", "grading",
+    "__init__.py", "__main__.py", "cli.py", "results.py", "markers.py", "check.py", "worksheet", "kaggle.py", "kaggle",
+    "tasks.py", "sandbox", "grading", "submission",
 )
 # Never shipped, wherever they sit inside the allowlist (build outputs, editor litter).
 SKIP_PATTERNS = ("__pycache__", "*.pyc", "*.pyo", ".ipynb_checkpoints", ".DS_Store", "*.egg-info", ".pytest_cache")

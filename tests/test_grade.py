@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import autograder.grade as grade
-from autograder.grade import (
-    SubmissionError, assemble, find_students, grade_all, grade_submission, list_files, locate, open_submission,
-    write_gradebook,
+from autograder.grade import grade_all, grade_submission, write_gradebook
+from autograder.submission import (
+    SubmissionError, assemble, find_students, image_links, limits, list_files, locate, open_submission,
 )
 from autograder.release import read_stamp
 from autograder import results as schema
@@ -37,15 +37,17 @@ def _zip(path: Path, entries: dict[str, bytes], links: tuple[str, ...] = ()) -> 
 
 
 def _staff_copy(dest: Path, files=STAFF_FILES) -> Path:
-    """The staff solution as a student would hand it in, with a tiny PNG for each image question."""
+    """The staff solution as a student would hand it in, with a tiny real PNG for each image question."""
     for rel in files:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_bytes((REPO / rel).read_bytes())
     if (dest / "WORKSHEET.md").is_file():
-        for ref in grade._worksheet_images((dest / "WORKSHEET.md").read_text()):
+        from PIL import Image
+
+        for ref in image_links((dest / "WORKSHEET.md").read_text()):
             (dest / ref).parent.mkdir(parents=True, exist_ok=True)
-            (dest / ref).write_bytes(b"\x89PNG\r\n\x1a\n")
+            Image.new("RGB", (4, 4), (200, 30, 30)).save(dest / ref)  # a real image: the grader opens it
     return dest
 
 
@@ -53,11 +55,11 @@ def _staff_copy(dest: Path, files=STAFF_FILES) -> Path:
 
 def test_locate_finds_nested_roots_and_flat_uploads():
     wanted = ["models/vit.py", "models/alexnet.py", "WORKSHEET.md", "submission.csv"]
-    found, notes, root = locate(["student/models/vit.py", "student/WORKSHEET.md", "student/notes.txt"], wanted)
-    assert root == "student/" and found == {"models/vit.py": "student/models/vit.py", "WORKSHEET.md": "student/WORKSHEET.md"}
-    found, notes, root = locate(["vit.py", "submission.csv", "extra/other.py"], wanted)
-    assert found == {"models/vit.py": "vit.py", "submission.csv": "submission.csv"}
-    assert notes == ["found vit.py and graded it as models/vit.py"]
+    got = locate(["student/models/vit.py", "student/WORKSHEET.md", "student/notes.txt"], wanted)
+    assert got.root == "student/" and got.found == {"models/vit.py": "student/models/vit.py", "WORKSHEET.md": "student/WORKSHEET.md"}
+    got = locate(["vit.py", "submission.csv", "extra/other.py"], wanted)
+    assert got.found == {"models/vit.py": "vit.py", "submission.csv": "submission.csv"}
+    assert got.notes == ["found vit.py and graded it as models/vit.py"]
 
 
 def test_assemble_subset_takes_only_editable_files(tmp_path):
@@ -122,7 +124,7 @@ def test_zip_bomb_and_garbage_rejected(tmp_path, monkeypatch):
         zf.writestr("models/vit.py", b"\0" * (3 * 2**20))  # compresses ~1000x
     with pytest.raises(SubmissionError, match="expands"):
         open_submission(z, tmp_path / "out")
-    monkeypatch.setattr(grade, "MAX_TOTAL_BYTES", 10)
+    monkeypatch.setattr(limits, "MAX_TOTAL_BYTES", 10)
     with pytest.raises(SubmissionError, match="expands to"):
         open_submission(_zip(tmp_path / "big.zip", {"a.py": b"x" * 100}), tmp_path / "out2")
     (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
@@ -133,7 +135,7 @@ def test_zip_bomb_and_garbage_rejected(tmp_path, monkeypatch):
 
 
 def test_oversized_files_are_skipped_with_a_note(tmp_path, monkeypatch):
-    monkeypatch.setattr(grade, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 100)
     z = _zip(tmp_path / "s.zip", {"models/vit.py": b"# ok\n", "datasets/big.bin": b"\1" * 1000})
     folder, notes = open_submission(z, tmp_path / "out")
     assert (folder / "models/vit.py").is_file() and not (folder / "datasets/big.bin").exists()
@@ -167,7 +169,8 @@ def fake_code(monkeypatch):
         return [schema.TestResult("vit/PatchEmbed", 5.0 if ok else 0.0, 5.0)], ["fake protection"]
 
     monkeypatch.setattr(grade, "grade_code", fake)
-    monkeypatch.setattr(grade, "grade_extras", lambda workdir, repo=REPO: [])
+    monkeypatch.setattr(grade, "grade_worksheet_items", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "grade_kaggle_item", lambda workdir: [])
     return calls
 
 
@@ -183,6 +186,18 @@ def test_bad_zip_still_writes_results_replacing_a_stale_file(tmp_path, fake_code
     assert not list(out.parent.glob("*.tmp"))
 
 
+def _rubric_items() -> dict[str, float]:
+    from autograder.grading import load_rubric
+
+    return {k: float(v["points"]) for k, v in load_rubric()["items"].items()}
+
+
+def _questions() -> dict[str, float]:
+    from autograder.worksheet import load_key
+
+    return {f"worksheet/{q}": k.points for q, k in load_key()[0].items()}
+
+
 def test_an_item_that_raises_costs_only_that_item(tmp_path, monkeypatch):
     monkeypatch.setattr(grade, "grade_code", lambda w, limits=None, privileged=None: ([schema.TestResult("vit/X", 1, 1)], []))
     import autograder.kaggle as kaggle
@@ -196,18 +211,53 @@ def test_an_item_that_raises_costs_only_that_item(tmp_path, monkeypatch):
     data = grade_submission(tmp_path / "missing-folder", tmp_path / "r.json", REPO, shared_handout())
     by_name = {t["name"]: t for t in data["tests"]}
     assert by_name["vit/X"]["score"] == 1
-    assert by_name["worksheet"]["score"] == 0 and "kaboom" in by_name["worksheet"]["output"]
-    assert by_name["kaggle/submission"]["status"] == "failed"
+    questions = _questions()
+    assert {n: by_name[n]["max_score"] for n in questions} == questions  # one zero per question, full max
+    assert all(by_name[n]["score"] == 0 and "kaboom" in by_name[n]["output"] for n in questions)
+    assert by_name["kaggle/submission"]["status"] == "failed" and by_name["kaggle/submission"]["max_score"] > 0
     assert "does not exist" in data["output"]
 
 
-def test_grader_crash_before_items_still_writes(tmp_path, monkeypatch):
+def test_steps_are_declared_in_order():
+    assert [s.name for s in grade.STEPS] == ["open", "assemble", "code", "worksheet", "kaggle"]
+
+
+@pytest.mark.parametrize("broken", ["code", "worksheet", "kaggle"])
+def test_a_failing_step_zeroes_only_its_own_items(tmp_path, monkeypatch, broken):
+    """Each graded step fails in turn; the other steps' items keep their scores."""
+    code = [schema.TestResult("vit/X", 1, 1)]
+    ws = [schema.TestResult("worksheet/q0.5", 2, 2)]
+    kg = [schema.TestResult("kaggle/submission", 3, 10)]
+
+    def boom(*a, **k):
+        raise RuntimeError(f"{broken} broke")
+
+    monkeypatch.setattr(grade, "grade_code", boom if broken == "code" else lambda *a, **k: (code, ["p"]))
+    monkeypatch.setattr(grade, "grade_worksheet_items", boom if broken == "worksheet" else lambda *a, **k: ws)
+    monkeypatch.setattr(grade, "grade_kaggle_item", boom if broken == "kaggle" else lambda w: kg)
+    data = grade_submission(tmp_path, tmp_path / "r.json", REPO, shared_handout())
+    by_name = {t["name"]: t for t in data["tests"]}
+    expect = {"code": _rubric_items(), "worksheet": _questions(), "kaggle": {"kaggle/submission": 10.0}}
+    for step, items in expect.items():
+        if step == broken:
+            assert all(by_name[n]["score"] == 0 and f"{broken} broke" in by_name[n]["output"] for n in items)
+            assert {n: by_name[n]["max_score"] for n in items} == pytest.approx(items)
+    kept = {"code": code, "worksheet": ws, "kaggle": kg}
+    for step, tests in kept.items():
+        if step != broken:
+            assert all(by_name[t.name]["score"] == t.score for t in tests)
+
+
+def test_grader_crash_in_assembly_zeroes_every_item_and_still_writes(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise OSError("disk full")
 
     monkeypatch.setattr(grade, "assemble", broken)
+    monkeypatch.setattr(grade, "grade_worksheet_items", broken)
     data = grade_submission(tmp_path, tmp_path / "r.json", REPO, shared_handout())
-    assert data["tests"][0]["name"] == "grader" and data["score"] == 0
+    names = [t["name"] for t in data["tests"]]
+    assert set(_rubric_items()) <= set(names) and set(_questions()) <= set(names) and "kaggle/submission" in names
+    assert data["score"] == 0 and "could not put your files onto the handout" in data["output"]
     assert json.loads((tmp_path / "r.json").read_text())["tests"][0]["status"] == "failed"
 
 

@@ -60,7 +60,7 @@ def test_invalid_entries_are_flagged_not_ranked(folder):
     unranked = board[board["rank"].isna()].set_index("team")["problem"].to_dict()
     assert unranked == {
         "eve": "file: 3 data rows; expected 6 rows, one per test image (and 1 more)",
-        "fay": "no submission.csv at the top of the folder",
+        "fay": "no submission.csv inside the folder",
         "notes.txt": "not a .csv, a .zip or a folder with submission.csv",
     }
     assert ".DS_Store" not in set(board["team"])
@@ -74,7 +74,7 @@ def test_written_tables(folder, tmp_path):
     assert md.startswith("# Final leaderboard (private split)\n\n| rank | team | private | public | public_rank | moved |")
     assert "| 1 | bob | 1.00000 | 0.66667 | 2 | +1 |" in md
     assert "| 4 | ada | 0.00000 | 1.00000 | 1 | -3 |" in md
-    assert "## Not ranked" in md and "| fay | fay/ | no submission.csv at the top of the folder |" in md
+    assert "## Not ranked" in md and "| fay | fay/ | no submission.csv inside the folder |" in md
 
 
 def test_bad_zip_and_missing_folder(tmp_path):
@@ -86,3 +86,26 @@ def test_bad_zip_and_missing_folder(tmp_path):
     assert problems["empty"] == "no submission.csv inside the zip"
     with pytest.raises(KaggleError, match="submissions folder .* not found"):
         find_entries(tmp_path / "absent")
+
+
+def test_zips_go_through_the_door(tmp_path):
+    """An unsafe zip is refused unread, and of two submission.csv the one grade grades counts."""
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as z:
+        z.writestr("../submission.csv", csv([1] * 6))
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("submission.csv", csv([0] * 6))          # an old draft at the top
+        z.writestr("hw/submission.csv", csv([1] * 6))       # beside the handed-in code: the one graded
+        z.writestr("hw/models/vit.py", "# mine\n")
+    entries = {e.team: e for e in find_entries(tmp_path)}
+    assert entries["evil"].source is None and entries["evil"].problem.startswith("cannot read the zip")
+    assert "outside the zip" in entries["evil"].problem
+    assert entries["two"].file == "two.zip:hw/submission.csv" and entries["two"].source == csv([1] * 6).encode()
+
+    from autograder.submission import assemble
+    from tests.test_release import shared_handout
+
+    (tmp_path / "unz").mkdir()
+    with zipfile.ZipFile(tmp_path / "two.zip") as z:
+        z.extractall(tmp_path / "unz")
+    work = assemble(tmp_path / "unz", shared_handout(), tmp_path / "work").workdir
+    assert (work / "submission.csv").read_text() == csv([1] * 6)  # grade takes the same file

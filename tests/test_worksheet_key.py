@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from autograder import worksheet as ws
+from tests.worksheet_fixtures import staff_text  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,6 +101,22 @@ def attention_entries() -> int:
     return model.encoder.layers[0].attn.num_heads * tokens(model) ** 2
 
 
+def medium_imagenet_test_label() -> int:
+    """The label the MediumImageNet dataset gives a test image of a file without ``labels-test``."""
+    import tempfile
+
+    from data.medium_imagenet import HDF5ImageDataset
+    from tests.data_fixtures import make_h5
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_h5(f"{tmp}/medium.h5", labels_test=False)
+        return int(HDF5ImageDataset(path, "test")[0][1])
+
+
+def lenet_weight_layers() -> int:
+    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in registry_model("lenet", 200).modules())
+
+
 # question id -> the value the code gives (what a correct student would write)
 FROM_CODE = {
     "q0.5": conv_side,
@@ -121,9 +139,12 @@ FROM_CODE = {
     "q9.7": vit_b16_gmacs,
     "q9.12": attention_entries,
     "q9.13": lambda: (tokens(vit("B", 16, 384)) / tokens(vit("B", 16, 224))) ** 2,
+    "q2.15": lambda: 1_500_000 * 3 * 224 * 224 * torch.uint8.itemsize,
+    "q2.16": medium_imagenet_test_label,
+    "q3.11": lenet_weight_layers,
 }
 EXACT = {"q0.5", "q2.2", "q3.2", "q3.3", "q3.4", "q3.5", "q3.6", "q7.2", "q9.1", "q9.2", "q9.3", "q9.4", "q9.5",
-         "q9.6", "q9.12"}  # counts the key states exactly, not rounded
+         "q9.6", "q9.12", "q2.16", "q3.11"}  # counts the key states exactly, not rounded
 
 
 def test_every_code_derived_question_is_checked(key):
@@ -191,3 +212,29 @@ def test_submission_header_matches_the_writer(key, tmp_path):
     write_submission(str(tmp_path / "s.csv"), [0, 1], num_classes=2)
     header = (tmp_path / "s.csv").read_text().splitlines()[0]
     assert header in key["q8.1"].reference
+
+
+# -------------------------------------------------------------------------------------------
+# The rubric's own checks
+# -------------------------------------------------------------------------------------------
+
+def test_ids_are_unique_and_the_rubric_matches(staff_text, key):
+    ids = re.findall(r"<!-- answer (q[\w.]+) -->", staff_text)
+    assert len(ids) == len(set(ids)) == len(key)
+    kinds = {q.kind for q in key.values()}
+    assert kinds == set(ws.KINDS)
+
+
+def test_rubric_errors_name_the_question(tmp_path):
+    with pytest.raises(ws.WorksheetError, match="q1.*kind"):
+        ws.check_rubric({"questions": {"q1": {"kind": "essay", "points": 1}}})
+    with pytest.raises(ws.WorksheetError, match="q2.*add up"):
+        ws.check_rubric({"questions": {"q2": {"kind": "short", "points": 2, "patterns": [{"re": "a", "points": 1}]}}})
+    with pytest.raises(ws.WorksheetError, match="q3.*regular expression"):
+        ws.check_rubric({"questions": {"q3": {"kind": "short", "points": 1, "patterns": [{"re": "(", "points": 1}]}}})
+    with pytest.raises(ws.WorksheetError, match="staff-only"):
+        ws.load_rubric(tmp_path / "missing.yaml")
+    rubric = ws.load_rubric()
+    del rubric["questions"]["q0.1"]
+    with pytest.raises(ws.WorksheetError, match=r"worksheet only: \['q0.1'\]"):
+        ws.load_key(rubric=rubric)

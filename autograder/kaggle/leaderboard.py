@@ -1,9 +1,11 @@
 """Rank a class's submissions: the public leaderboard during the competition, the private one at
 the end (``final``), as Kaggle does.
 
-A submissions folder holds, per team or student, one of: ``NAME.csv``; a folder ``NAME/`` with
-``submission.csv`` at its top; ``NAME.zip`` with a ``submission.csv`` inside (the shallowest one).
-Hidden entries (``.name``) are skipped; anything else is listed as not ranked, with the reason.
+A submissions folder holds, per team or student, one of: ``NAME.csv``; a folder ``NAME/`` or a
+``NAME.zip`` holding a ``submission.csv``. Folders and zips are opened by the one door to student
+work (``autograder.submission``: zips checked for path traversal, links and bombs), and the
+``submission.csv`` that counts is the one ``grade`` would grade. Hidden entries (``.name``) are
+skipped; anything else is listed as not ranked, with the reason.
 
 Ties: equal accuracies share a rank (standard competition ranking, "1224"); within a tie, teams
 are listed by name. Accuracies are counts of correct rows over the same split, so equal means equal.
@@ -11,7 +13,6 @@ are listed by name. Accuracies are counts of correct rows over the same split, s
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -20,6 +21,7 @@ import pandas as pd
 
 from autograder.kaggle.score import Solution, load_solution, score_submission
 from autograder.kaggle.validate import MAX_BYTES, KaggleError, Source
+from autograder.submission import SubmissionError, read_handed_in, student_name
 
 PathLike = Union[str, os.PathLike]
 SUBMISSION = "submission.csv"
@@ -57,30 +59,28 @@ def find_entries(folder: PathLike) -> list[Entry]:
         if child.name.startswith("."):
             continue
         if child.is_dir():
-            found = child / SUBMISSION
-            entries.append(Entry(child.name, f"{child.name}/{SUBMISSION}", found) if found.is_file() else
-                           Entry(child.name, f"{child.name}/", problem=f"no {SUBMISSION} at the top of the folder"))
+            entries.append(_handed_in_entry(child, "folder"))
         elif child.suffix.lower() == ".csv":
             entries.append(Entry(child.stem, child.name, child))
         elif child.suffix.lower() == ".zip":
-            entries.append(_zip_entry(child))
+            entries.append(_handed_in_entry(child, "zip"))
         else:
             entries.append(Entry(child.name, child.name, problem=f"not a .csv, a .zip or a folder with {SUBMISSION}"))
     return entries
 
 
-def _zip_entry(path: Path) -> Entry:
+def _handed_in_entry(path: Path, kind: str) -> Entry:
+    """The entry of a folder or zip: its ``submission.csv`` as ``grade`` locates it."""
+    team = student_name(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if Path(i.filename).name == SUBMISSION and not i.is_dir()]
-            if not infos:
-                return Entry(path.stem, path.name, problem=f"no {SUBMISSION} inside the zip")
-            info = min(infos, key=lambda i: (i.filename.count("/"), i.filename))
-            if info.file_size > MAX_BYTES:
-                return Entry(path.stem, path.name, problem=f"{info.filename} is too large to be a submission")
-            return Entry(path.stem, f"{path.name}:{info.filename}", archive.read(info))
-    except (zipfile.BadZipFile, OSError) as e:
-        return Entry(path.stem, path.name, problem=f"cannot read the zip ({e})")
+        data, found, _ = read_handed_in(path, SUBMISSION, MAX_BYTES)
+    except SubmissionError as e:
+        if kind == "zip":
+            return Entry(team, path.name, problem=f"cannot read the zip ({e})")
+        return Entry(team, f"{path.name}/", problem=str(e))
+    if data is None:
+        return Entry(team, path.name if kind == "zip" else f"{path.name}/", problem=f"no {SUBMISSION} inside the {kind}")
+    return Entry(team, f"{path.name}:{found}" if kind == "zip" else f"{path.name}/{found}", data)
 
 
 def build_leaderboard(folder: PathLike, solution: Union[Solution, PathLike], final: bool = False,

@@ -1,0 +1,60 @@
+"""The worksheet command line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograder import worksheet as ws
+from tests.worksheet_fixtures import key, make_submission, staff_text  # noqa: F401 (fixtures)
+
+if not ws.STAFF_RUBRIC.is_file():  # a student handout: the key is staff-only
+    pytest.skip("the worksheet key (autograder/staff/worksheet.yaml) is staff-only", allow_module_level=True)
+
+
+def test_cli_table(tmp_path, staff_text, key, capsys):
+    from autograder.cli import main
+
+    sub = make_submission(tmp_path / "cli", staff_text)
+    out_json = tmp_path / "results.json"
+    assert main(["worksheet", str(sub / "WORKSHEET.md"), "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["question", "kind", "score", "verdict", "feedback"]
+    rows = [ln for ln in out[2:] if not ln.startswith("total")]
+    assert len(rows) == len(key)
+    assert rows[0].split()[:4] == ["q0.1", "short", "2/2", "final"]
+    assert [r.split()[3:5] for r in rows if r.split()[1] == "free"][0] == ["TA", "grades"]
+    most = sum(q.points for q in key.values())
+    assert out[-1].startswith(f"total {ws.format_number(most)}/{ws.format_number(most)}")
+    data = json.loads(out_json.read_text())
+    assert data["score"] == most and data["tests"][-1]["name"] == ws.KEY_ENTRY
+
+
+def test_cli_bad_rubric_is_a_clear_error(tmp_path, capsys):
+    from autograder.cli import main
+
+    assert main(["worksheet", str(tmp_path), "--rubric", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("empty", b"", "is empty"),
+    ("blank", b"  \n\n ", "is empty"),
+    ("binary", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not a text file"),
+])
+def test_an_unreadable_worksheet_is_one_clear_error(tmp_path, capsys, name, data, message):
+    from autograder.cli import main
+
+    path = tmp_path / name / "WORKSHEET.md"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    assert main(["worksheet", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "WORKSHEET.md" in captured.err and "question" not in captured.out
+
+
+def test_a_path_that_does_not_exist_is_one_clear_error(tmp_path, capsys):
+    from autograder.cli import main
+
+    assert main(["worksheet", str(tmp_path / "nope" / "WORKSHEET.md")]) == 2
+    assert "does not exist" in capsys.readouterr().err
