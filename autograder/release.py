@@ -33,10 +33,11 @@ SHIP_TOP = (
     "research",          # the ViT claims and architecture comparison (vit_homework.md, vit_claims.ipynb)
     "scripts/lr_grid.py",  # the fine-tuning learning-rate grid (vit_homework.md)
 )
-# ... the public part of the autograder (what `check`, `kaggle validate` and `kaggle export` need) ...
+# ... the public part of the autograder (what `check`, `kaggle validate` and `kaggle export` need; the
+# worksheet package (was worksheet.py) and submission/ once split out) ...
 SHIP_AUTOGRADER = (
     "__init__.py", "__main__.py", "cli.py", "results.py", "markers.py", "check.py", "worksheet.py", "worksheet",
-    "kaggle.py", "kaggle", "tasks.py", "sandbox", "grading",
+    "kaggle.py", "kaggle", "tasks.py", "sandbox", "grading", "submission",
 )
 # ... and the files written under another name: handout path -> staff path. The staff README and
 # Makefile (TA guide, grading, benchmarks, release) stay here; students get their own.
