@@ -293,8 +293,20 @@ def text_files(root: Path) -> dict[str, str]:
     return out
 
 
+# A product of several numbers ("96 x 96", "256 x 6 x 6"): the grader may evaluate it, but it states
+# sizes, not an answer; scientific notation ("5.78 x 10^7") is a single number and is kept.
+_PRODUCT_RE = re.compile(r"\d\s*(?:x|×|\*)\s*(?!10\s*(?:\^|\*\*))\d", re.IGNORECASE)
+
+
+def is_product(text: str) -> bool:
+    """Whether a quantity's text is a product of numbers rather than one number."""
+    return bool(_PRODUCT_RE.search(text))
+
+
 def number_leaks(root: Path, keys: dict[str, tuple[float, dict]], find_numbers) -> list[tuple[str, int, str, str]]:
     """(file, line, question, spelling) for each shipped number the grader would accept for a key.
+
+    Products of numbers ("96 x 96" is an image size, and 9,216 a key) are left out: see ``is_product``.
 
     Args:
         root: the handout.
@@ -309,6 +321,8 @@ def number_leaks(root: Path, keys: dict[str, tuple[float, dict]], find_numbers) 
                 continue
             for unit in (None, "bytes"):
                 for num in find_numbers(line, unit):
+                    if is_product(num.text):
+                        continue
                     for qid, (expected, spec) in wanted.items():
                         if (spec.get("unit") == "bytes") == (unit == "bytes") and close(num.value, expected, spec):
                             found.append((rel, lineno, qid, num.text))

@@ -105,8 +105,13 @@ def test_the_number_scan_catches_each_spelling(tmp_path, spelling):
     assert L.number_leaks(tmp_path, numeric_keys(), _find_numbers()), spelling
 
 
+def test_products_are_sizes_but_scientific_notation_is_a_number():
+    assert L.is_product("96 x 96") and L.is_product("256*6*6") and L.is_product("3×224")
+    assert not L.is_product("5.78 x 10^7") and not L.is_product("5.78*10**7") and not L.is_product("57,823,240")
+
+
 def test_the_number_scan_leaves_everyday_numbers_alone(tmp_path):
-    (tmp_path / "c.yaml").write_text("BATCH_SIZE: 1024\nIMG_SIZE: 224\nEPOCHS: 55\nLR: 0.001\nVAL: 45000\n")
+    (tmp_path / "c.yaml").write_text("BATCH_SIZE: 1024\nIMG_SIZE: 224\nEPOCHS: 55\nLR: 0.001\nVAL: 45000\n# STL-10: 96x96 images\n")
     assert L.number_leaks(tmp_path, numeric_keys(), _find_numbers()) == []
 
 
