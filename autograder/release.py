@@ -28,14 +28,25 @@ STAMP = ".handout.json"  # written at the handout root
 
 # What ships: top-level files and folders of the repository ...
 SHIP_TOP = (
-    "README.md", "WORKSHEET.md", "Makefile", "requirements.txt", "main.py", "config.py", ".gitignore",
+    "WORKSHEET.md", "requirements.txt", "main.py", "config.py", ".gitignore",
     "configs", "data", "models", "engine", "handouts",
+    "research",          # the ViT claims and architecture comparison (vit_homework.md, vit_claims.ipynb)
+    "scripts/lr_grid.py",  # the fine-tuning learning-rate grid (vit_homework.md)
 )
-# ... and the public part of the autograder (what `check`, `worksheet` and `kaggle validate` need).
+# ... the public part of the autograder (what `check`, `kaggle validate` and `kaggle export` need; the
+# worksheet package (was worksheet.py) and submission/ once split out) ...
 SHIP_AUTOGRADER = (
     "__init__.py", "__main__.py", "cli.py", "results.py", "markers.py", "check.py", "worksheet", "kaggle.py", "kaggle",
     "tasks.py", "sandbox", "grading", "submission",
 )
+# ... and the files written under another name: handout path -> staff path. The staff README and
+# Makefile (TA guide, grading, benchmarks, release) stay here; students get their own.
+SHIP_AS = {
+    "README.md": "handouts/README.md",    # the student README: quickstart, guide, check / train / hand in
+    "Makefile": "handouts/Makefile",      # setup, demo, test, check: the targets that work in the handout
+    "pytest.ini": "handouts/pytest.ini",  # the public suite's settings
+    "tests": "handouts/tests",            # the public test suite `make test` runs
+}
 # Never shipped, wherever they sit inside the allowlist (build outputs, editor litter).
 SKIP_PATTERNS = ("__pycache__", "*.pyc", "*.pyo", ".ipynb_checkpoints", ".DS_Store", "*.egg-info", ".pytest_cache")
 # Staff-only by name: finding one among the shipped files FAILS the release (move it out of the
@@ -120,10 +131,29 @@ def shipped_files(repo: Path = STAFF_ROOT) -> list[str]:
     Args:
         repo: the staff repository root.
     """
+    return sorted(handout_paths(repo).values())
+
+
+def handout_paths(repo: Path = STAFF_ROOT) -> dict[str, str]:
+    """Every file of the handout: handout path -> the staff file it is made from.
+
+    Most files keep their path; ``SHIP_AS`` entries are written under another name, and their
+    staff sources do not also ship under their own.
+
+    Args:
+        repo: the staff repository root.
+    """
     repo = Path(repo)
+    renamed = {}
+    for dest, src in SHIP_AS.items():
+        for rel in walk_files(repo, src):
+            renamed[dest + rel[len(src):]] = rel
+    sources = set(renamed.values())
     rels = [r for top in SHIP_TOP for r in walk_files(repo, top)]
     rels += [r for name in SHIP_AUTOGRADER for r in walk_files(repo, f"autograder/{name}")]
-    return sorted(set(rels))
+    paths = {r: r for r in rels if r not in sources}
+    paths.update(renamed)
+    return dict(sorted(paths.items()))
 
 
 def fingerprint(repo: Path = STAFF_ROOT, rels: list[str] | None = None) -> str:
@@ -216,22 +246,24 @@ def build_handout(out: Path, repo: Path = STAFF_ROOT) -> ReleaseReport:
         ReleaseError: a malformed region, a marker that would survive, or a staff-only file.
     """
     repo, out = Path(repo).resolve(), Path(out)
-    rels = shipped_files(repo)
+    paths = handout_paths(repo)
+    rels = sorted(paths.values())
     report = ReleaseReport(out=out, fingerprint=fingerprint(repo, rels), editable=editable_files(repo, rels))
-    for rel in rels:
-        if (pat := staff_only_reason(rel)) is not None:
-            raise ReleaseError(
-                f"{rel}: staff-only file (its name matches {pat!r}) sits in a shipped folder. Move it to "
-                f"autograder/staff/ or outside {', '.join(SHIP_TOP)}."
-            )
+    for dest, rel in paths.items():
+        for name in (rel, dest):
+            if (pat := staff_only_reason(name)) is not None:
+                raise ReleaseError(
+                    f"{name}: staff-only file (its name matches {pat!r}) sits in a shipped folder. Move it to "
+                    f"autograder/staff/ or outside {', '.join(SHIP_TOP)}."
+                )
         try:
-            changed = markers.strip_file(repo / rel, out / rel)
+            changed = markers.strip_file(repo / rel, out / dest)
         except markers.MarkerError as e:
             raise ReleaseError(f"{e}") from e
-        shutil.copymode(repo / rel, out / rel)
-        report.files.append(rel)
+        shutil.copymode(repo / rel, out / dest)
+        report.files.append(dest)
         if changed:
-            report.stripped.append(rel)
+            report.stripped.append(dest)
     stamp = {"fingerprint": report.fingerprint, "editable": report.editable, "stripped": report.stripped}
     (out / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
     verify_handout(out)
@@ -256,7 +288,7 @@ def release(out: Path, repo: Path = STAFF_ROOT, force: bool = False) -> ReleaseR
     repo, out = Path(repo).resolve(), Path(out).resolve()
     if out == repo or repo.is_relative_to(out):
         raise ReleaseError(f"--out {out} would overwrite the staff repository {repo}. Choose a new folder, e.g. release/.")
-    for top in SHIP_TOP + ("autograder",):
+    for top in SHIP_TOP + ("autograder",) + tuple(SHIP_AS.values()):
         if out.is_relative_to(repo / top):
             raise ReleaseError(f"--out {out} lies inside the shipped folder {top}/. Choose a folder outside it, e.g. release/.")
     if out.exists() and any(out.iterdir()) and not _looks_like_handout(out) and not force:

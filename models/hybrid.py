@@ -19,15 +19,19 @@ from timm.models.resnetv2 import ResNetV2
 from torch import nn
 
 from models.registry import register_model
-from models.vit import VisionTransformer, _pair, convert_timm_state_dict
+from models.vit import PatchEmbed, VisionTransformer, _pair, convert_timm_state_dict
 from models.vit_zoo import ViTSize, encoder_kwargs, finish_vit
 
 
-class HybridPatchEmbed(nn.Module):
-    """ResNet feature map -> 1x1 projection -> tokens.
+class HybridPatchEmbed(PatchEmbed):
+    """ResNet feature map -> ``PatchEmbed`` with 1x1 patches over that map -> tokens.
 
-    Input [B, C, H, W] -> features [B, F, H/s, W/s] (s = 16 or 32) -> [B, D, H/s, W/s]
-    -> tokens [B, N, D], N = (H/s) * (W/s), row-major.
+    Input [B, C, H, W] -> features [B, F, H/s, W/s] (s = 16 or 32) -> ``PatchEmbed.forward`` on
+    the feature map, whose ``proj`` is a 1x1 convolution -> tokens [B, N, D], N = (H/s) * (W/s),
+    row-major. The tokens come from ``PatchEmbed``'s own forward (in the handout, the student's).
+
+    Attributes beyond ``PatchEmbed``'s: ``backbone`` (the ResNet), ``stride`` (s), and ``image_size``
+    (the image's (height, width); ``img_size`` is the feature map's, as ``PatchEmbed`` sees it).
 
     Args:
         img_size: image side (or (height, width)), a multiple of the backbone's stride.
@@ -37,23 +41,19 @@ class HybridPatchEmbed(nn.Module):
     """
 
     def __init__(self, img_size: int | Sequence[int], layers: Sequence[int], in_chans: int, embed_dim: int) -> None:
-        super().__init__()
         if not 1 <= len(layers) <= 4:
             raise ValueError(
                 f"Hybrid backbone stages {list(layers)}: give 1 to 4 stage depths "
                 f"(MODEL.HYBRID.LAYERS), e.g. [3, 4, 9] for R50 at stride 16 or [2, 2, 2, 2] for R26 at stride 32."
             )
-        self.stride = 4 * 2 ** (len(layers) - 1)  # stem /4, then /2 per stage after the first
+        stride = 4 * 2 ** (len(layers) - 1)  # stem /4, then /2 per stage after the first
         height, width = _pair(img_size)
-        if height % self.stride or width % self.stride:
+        if height % stride or width % stride:
             raise ValueError(
-                f"Image size {height}x{width} is not a multiple of the hybrid backbone's stride {self.stride} "
-                f"({len(layers)} stages). Pick DATA.IMG_SIZE divisible by {self.stride}."
+                f"Image size {height}x{width} is not a multiple of the hybrid backbone's stride {stride} "
+                f"({len(layers)} stages). Pick DATA.IMG_SIZE divisible by {stride}."
             )
-        self.img_size = (height, width)
-        self.grid_size = (height // self.stride, width // self.stride)
-        self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.backbone = ResNetV2(
+        backbone = ResNetV2(  # built first, so a seed gives the same weights as before the 1x1 projection
             layers=list(layers),
             num_classes=0,
             global_pool="",
@@ -62,13 +62,15 @@ class HybridPatchEmbed(nn.Module):
             stem_type="same",
             conv_layer=partial(StdConv2dSame, eps=1e-8),
         )
-        self.proj = nn.Conv2d(self.backbone.num_features, embed_dim, kernel_size=1, stride=1)
+        # The feature map is PatchEmbed's "image": 1x1 patches, one token per position.
+        super().__init__((height // stride, width // stride), 1, backbone.num_features, embed_dim)
+        self.backbone = backbone
+        self.stride = stride
+        self.image_size = (height, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] images -> [B, N, D] tokens."""
-        x = self.backbone(x)  # (B, F, H/s, W/s)
-        x = self.proj(x)  # (B, D, H/s, W/s)
-        return x.flatten(2).transpose(1, 2)  # (B, N, D)
+        return super().forward(self.backbone(x))  # backbone: (B, F, H/s, W/s); PatchEmbed: (B, N, D)
 
 
 class HybridVisionTransformer(VisionTransformer):

@@ -129,11 +129,11 @@ PRETRAIN_TPU_CORE_DAYS: dict[str, float] = {
     "Noisy Student EfficientNet-L2 (JFT)": 12300,
 }
 
-# Model sizes (Table 1).
+# Model sizes (Table 1; its parameter counts are left out: they answer worksheet questions 9.3-9.5).
 VIT_SIZES: dict[str, dict[str, int]] = {
-    "B": {"depth": 12, "embed_dim": 768, "mlp_dim": 3072, "num_heads": 12},  # 86M parameters
-    "L": {"depth": 24, "embed_dim": 1024, "mlp_dim": 4096, "num_heads": 16},  # 307M
-    "H": {"depth": 32, "embed_dim": 1280, "mlp_dim": 5120, "num_heads": 16},  # 632M
+    "B": {"depth": 12, "embed_dim": 768, "mlp_dim": 3072, "num_heads": 12},
+    "L": {"depth": 24, "embed_dim": 1024, "mlp_dim": 4096, "num_heads": 16},
+    "H": {"depth": 32, "embed_dim": 1280, "mlp_dim": 5120, "num_heads": 16},
 }
 
 # Which checkpoints are public, per pre-training data (I1k, I21k, JFT): True, False or a note.

@@ -2,6 +2,7 @@
 import atexit
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def shared_handout() -> Path:
 def _fake_repo(tmp_path: Path, files: dict[str, str]) -> Path:
     repo = tmp_path / "repo"
     base = {
-        "README.md": "# course\n",
+        "README.md": "# course (staff)\n",
+        "handouts/README.md": "# course (students)\n",
         "main.py": "print('hi')\n",
         "models/__init__.py": "",
         "models/net.py": f"def f():\n    ### {BEGIN}\n    return 42\n    ### {END}\n",
@@ -53,6 +55,7 @@ def test_fake_repo_release_strips_and_leaves_staff_out(tmp_path):
     assert files == [STAMP, "README.md", "autograder/__init__.py", "autograder/results.py", "main.py",
                      "models/__init__.py", "models/net.py"]
     assert "raise NotImplementedError()" in (report.out / "models/net.py").read_text()
+    assert (report.out / "README.md").read_text() == "# course (students)\n", "the student README ships as README.md"
     assert report.editable == ["models/net.py"] and report.stripped == ["models/net.py"]
     release(tmp_path / "out", repo)  # a previous handout is replaced
     (tmp_path / "other").mkdir()
@@ -102,7 +105,9 @@ def test_real_release_has_no_marker_no_staff_file():
     assert rels, "empty handout"
     for rel in rels:
         assert staff_only_reason(rel) is None, rel
-        assert not rel.startswith(("tests/", "autograder/staff/", ".git/", ".venv/")), rel
+        assert not rel.startswith(("autograder/staff/", ".git/", ".venv/")), rel
+        if rel.startswith("tests/"):  # the public suite only, never the staff tests
+            assert (REPO / "handouts" / rel).is_file(), rel
         try:
             text = (out / rel).read_text()
         except UnicodeDecodeError:
@@ -166,9 +171,6 @@ def _solution_lines(text: str) -> list[str]:
 
 # Shipped files allowed to repeat solution lines, with the reason.
 ALLOWED = {
-    # DESIGN.md §4 allows a fused-attention switch outside the student regions; it must split qkv
-    # the same way (the layout is stated in the docstring, and timm ships the same lines).
-    ("models/vit_zoo.py", "models/vit.py"): "the fused attention switch",
     # The shortcut condition is stated in BasicBlock's docstring; the reference uses it too.
     ("autograder/grading/reference.py", "models/resnet.py"): "the shortcut condition",
 }
@@ -188,3 +190,65 @@ def test_no_solution_code_ships_anywhere_in_the_handout():
     leaks = [(rel, line, where) for rel, lines in solutions.items() for line in lines
              for where, text in texts.items() if line in text and (where, rel) not in ALLOWED]
     assert leaks == [], "solution lines found in the handout:\n" + "\n".join(f"{w}: {l!r} (from {r})" for r, l, w in leaks)
+
+
+def test_handout_ships_what_the_student_documents_use():
+    out = shared_handout()
+    for rel in ("research/claims.py", "research/__main__.py", "scripts/lr_grid.py", "tests/conftest.py",
+                "tests/test_public_student_code.py", "Makefile", "pytest.ini", "README.md"):
+        assert (out / rel).is_file(), f"{rel} is missing from the handout"
+    for rel in ("handouts/README.md", "handouts/Makefile", "handouts/tests", "bench", "scripts/__init__.py"):
+        assert not (out / rel).exists(), f"{rel} should not ship"
+    assert (out / "README.md").read_bytes() == (REPO / "handouts" / "README.md").read_bytes()
+    assert (out / "Makefile").read_bytes() == (REPO / "handouts" / "Makefile").read_bytes()
+    targets = {line.split(":")[0] for line in (out / "Makefile").read_text().splitlines()
+               if line and not line[0].isspace() and ":" in line and not line.startswith((".", "#"))}
+    assert {"demo", "test", "check"} <= targets and "bench" not in targets and "release" not in targets, targets
+
+
+# Staff matters that must not reach the student README (TA guide, grading internals, set-up).
+STAFF_ONLY_TOPICS = ("TA guide", "Gradescope", "grade-all", "staff catalogue", "rubric", "kaggle solution",
+                     "kaggle leaderboard", "kaggle score", "worksheet-export", "worksheet-merge", "make bench",
+                     "make release", "autograder/staff", "DESIGN.md", "sandbox: what protects", "nbgrader export")
+
+
+def test_student_readme_is_for_students():
+    text = (shared_handout() / "README.md").read_text()
+    for needed in ("make demo", "make test", "autograder check", "kaggle validate", "Hand in", "research claims"):
+        assert needed in text, needed
+    for topic in STAFF_ONLY_TOPICS:
+        assert topic.lower() not in text.lower(), f"the student README mentions {topic!r}"
+    staff = (REPO / "README.md").read_text()
+    assert "TA guide" in staff and "Gradescope" in staff, "the staff README keeps the TA guide"
+
+
+def test_autograder_help_in_the_handout_offers_only_what_works_there():
+    out = shared_handout()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import contextlib, io, sys\n"
+            "from autograder.cli import main\n"
+            "for argv in (['--help'], ['check', '--help'], ['kaggle', '--help'], ['kaggle', 'export', '--help'],"
+            " ['kaggle', 'validate', '--help']):\n"
+            "    buf = io.StringIO()\n"
+            "    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):\n"
+            "        main(argv)\n"
+            "    print('=====', ' '.join(argv)); print(buf.getvalue())\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=out, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    top = r.stdout.split("===== check --help")[0]
+    listed = set(re.findall(r"^    (\S+)", top, re.MULTILINE))
+    assert listed == {"check", "kaggle"}, listed
+    kaggle = r.stdout.split("===== kaggle --help")[1].split("=====")[0]
+    assert set(re.findall(r"^    (\S+)", kaggle, re.MULTILINE)) == {"export", "validate"}, kaggle
+    for cited in ("DESIGN.md", "staff/", "rubric", "solution.csv"):
+        assert cited not in r.stdout, f"--help in the handout cites {cited!r}"
+    r = subprocess.run([sys.executable, "-m", "autograder", "worksheet", "WORKSHEET.md"], cwd=out, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "invalid choice: 'worksheet'" in r.stderr, (r.stdout, r.stderr)
+
+
+def test_autograder_help_in_the_staff_repository_lists_every_command():
+    from autograder.cli import build_parser
+
+    listed = set(build_parser(student=False)._subparsers._group_actions[0].choices)
+    assert {"release", "check", "grade", "grade-all", "kaggle", "gradescope"} <= listed, listed
