@@ -35,6 +35,7 @@ from yacs.config import CfgNode
 import data.datasets  # noqa: F401  (registers cifar10, cifar100, oxford_pets, flowers102, digits)
 import data.medium_imagenet  # noqa: F401  (registers medium_imagenet)
 from data.base import SPLITS, TransformedDataset, check_split, collate
+from data.device import DeviceNormalize
 from data.registry import DATASETS
 from data.samplers import ShardedEvalSampler
 from data.transforms import build_mixup, build_transform, is_batchable, resolve_mean_std
@@ -51,6 +52,11 @@ __all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform"]
 @dataclass
 class DataBundle:
     """Everything ``main.py`` needs from the data side.
+
+    The loaders yield ``(images, labels)`` with images uint8 ``[B, 3, S, S]`` (raw pixels; float32
+    normalized for train when ``AUG.RANDOM_ERASE`` > 0) and labels int64 ``[B]``;
+    ``data.device.to_device(images, device, loader)`` turns the images into the model's input,
+    float32 normalized on ``device``.
 
     Attributes:
         train: shuffled loader; its order and worker seeds come from ``train.generator``, seeded
@@ -73,22 +79,30 @@ class DataBundle:
     train_sampler: Sampler | None
 
 
-def build_dataset(cfg: CfgNode, split: str) -> Dataset:
+def build_dataset(cfg: CfgNode, split: str, device_normalize: bool = False) -> Dataset:
     """One split of ``DATA.DATASET`` with the config's transform.
 
     Args:
         cfg: the run config.
         split: "train" (augmented), "val" or "test".
+        device_normalize: leave the float conversion and normalization to the device: items are
+            uint8 and the dataset's ``device_transform`` (a ``data.device.DeviceNormalize``,
+            channels-last with ``MODEL.CHANNELS_LAST``) finishes a batch of them (what
+            ``build_loader`` does; see ``data.device.to_device``). Train items stay float when
+            ``AUG.RANDOM_ERASE`` > 0 (timm erases normalized images).
 
     Returns:
-        A Dataset of ``(image float32 [3, IMG_SIZE, IMG_SIZE] normalized, label int)``, with a
-        ``classes`` attribute. An unknown dataset name raises the registry's KeyError.
+        A Dataset of ``(image float32 [3, IMG_SIZE, IMG_SIZE] normalized, label int)`` (uint8
+        raw pixels with ``device_normalize``), with ``classes`` and ``device_transform`` (None
+        without ``device_normalize``) attributes. An unknown dataset name raises the registry's
+        KeyError.
     """
     check_split(split)
     source = DATASETS.get(cfg.DATA.DATASET)(cfg, split)
     mean, std = resolve_mean_std(cfg, source.mean, source.std)
-    transform = build_transform(cfg, split == "train", mean, std)
-    return TransformedDataset(source, transform, batchable=is_batchable(transform))
+    transform = build_transform(cfg, split == "train", mean, std, normalize=not device_normalize)
+    device_transform = DeviceNormalize(mean, std, channels_last=cfg.MODEL.CHANNELS_LAST) if device_normalize else None
+    return TransformedDataset(source, transform, batchable=is_batchable(transform), device_transform=device_transform)
 
 
 def _loader_options(cfg: CfgNode) -> dict:
@@ -112,7 +126,7 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
             (seeded by ``cfg.SEED``), val/test a ``ShardedEvalSampler`` (rank r gets indices
             ``r, r + world, ...``; reassemble with ``out[r::world] = part_r``).
     """
-    train_set, val_set, test_set = (build_dataset(cfg, split) for split in SPLITS)
+    train_set, val_set, test_set = (build_dataset(cfg, split, device_normalize=True) for split in SPLITS)
     classes = list(train_set.classes)
     mixup_fn = build_mixup(cfg, len(classes))
     batch = cfg.DATA.BATCH_SIZE
