@@ -15,10 +15,12 @@ Register a factory ``(cfg, split) -> SourceSplit`` (``data/base.py``) for ``spli
 
 ``SourceSplit.data`` yields raw images; ``build_dataset`` adds the config's transform (resize to
 ``DATA.IMG_SIZE``, augmentation on train, normalization with ``mean``/``std`` unless ``DATA.MEAN``/
-``DATA.STD`` override them). Where the source has no val split, hold one out of train with
+``DATA.STD`` override them; ``build_loader``'s loaders leave the normalization to the device, see
+``data/device.py``). Where the source has no val split, hold one out of train with
 ``pick_holdout(split, n, cfg.DATA.VAL_SIZE, cfg.DATA.SPLIT_SEED)``. Missing files raise
 ``data.base.not_found(...)`` (a ``DatasetNotFoundError``) naming the path and what to put there.
-A source may also offer ``get_batch(indices) -> (uint8 [B, 3, H, W], labels)`` for fast batched reads.
+A source may also offer ``get_batch(indices) -> (uint8 [B, 3, H, W], labels)`` (a new tensor) for
+fast batched reads.
 
 The module that registers a factory must be imported below (``data.datasets``,
 ``data.medium_imagenet`` and, when present, ``data.research_datasets``).
