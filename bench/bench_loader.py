@@ -128,18 +128,21 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)  # both pipelines get the same, single intra-op thread per process
     device = torch.device(args.device)
 
-    results = {}
+    results, load = {}, [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         for side, size in args.sizes:
             path = os.path.join(tmp, f"medium-imagenet-{side}.h5")
             if not os.path.exists(path):
                 make_file(path, args.images, side)
             results[f"{side}->{size}"] = bench_size(path, side, size, args, device)
+            load.append(os.getloadavg()[0])
     print(f"loader bench ({args.images} images, batch {args.batch_size}, {args.workers} workers, "
           f"{args.repeats} repeats, normalized float batches on {device}; target >= 3x at every size):")
     for name, r in results.items():
         print(f"  {name:>9}: ours {r['ours_img_s']:7.0f} img/s, naive {r['naive_img_s']:7.0f} img/s, "
               f"median ratio {r['ratio']:.2f}x{'' if r['ratio'] >= 3 else '  (below 3x)'}")
+    # other work on the machine slows both pipelines; the ratio is fair only between runs at similar load
+    print(f"  1-minute load average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs during the run")
     return results
 
 

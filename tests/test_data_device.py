@@ -2,6 +2,7 @@
 equals the per-image float pipeline's for every dataset path, split and transform."""
 from __future__ import annotations
 
+import argparse
 import random
 
 import numpy as np
@@ -174,3 +175,18 @@ def test_main_predict_and_train_take_uint8_loaders_and_float_lists():
         stats = train_one_epoch(model, loader, optimizer, scheduler, scaler, None, cfg, torch.device("cpu"), state,
                                 max_steps=3, log=lambda *_: None)
         assert state.step == min(3, len(loader)) and stats["train_loss"] > 0
+
+
+def test_bench_loader_runs_every_size_and_checks_its_arguments(capsys):
+    from bench import bench_loader
+
+    results = bench_loader.main(["--sizes", "12:8,8:16", "--images", "24", "--batch-size", "4", "--workers", "0",
+                                 "--repeats", "1", "--device", "cpu"])
+    assert list(results) == ["12->8", "8->16"]
+    assert all(r["ours_img_s"] > 0 and r["naive_img_s"] > 0 and r["ratio"] > 0 for r in results.values())
+    out = capsys.readouterr().out
+    assert "12->8" in out and "8->16" in out and "load average" in out
+    assert bench_loader.parse_sizes("96:64,96:192") == [(96, 64), (96, 192)]
+    for bad in ("96", "96:0", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError, match=rf"--sizes '{bad}': give SIDE:IMG_SIZE pairs"):
+            bench_loader.parse_sizes(bad)
