@@ -8,13 +8,16 @@ a normalized float batch on the device: (a) ``data.build.build_loader``'s loader
 then ``data.device.to_device`` (normalizes on the device) and (b) the naive pipeline (per item:
 ``torch.tensor(x / 256)``, ``Normalize``, ``Resize``) then ``.to(device)``, with the same batch
 size, workers, output size and shuffling. The two alternate for several repeats; the report
-gives, per size, the median images/s of each and the median of the per-repeat ratios.
+gives, per size, the median images/s of each and the median of the per-repeat ratios (the target),
+and the same for CPU time per image (main process and workers), which other load on a shared
+machine disturbs far less than the wall time.
 
     .venv/bin/python -m bench.bench_loader [--sizes 96:64,64:128,96:192] [--images 2000] [--workers 2]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -22,6 +25,7 @@ import time
 
 import h5py
 import numpy as np
+import psutil
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch.utils.data import DataLoader, Dataset
@@ -61,18 +65,38 @@ class NaiveHDF5(Dataset):
         return self.transform(x), int(self.labels[index])
 
 
-def time_pass(loader: DataLoader, device: torch.device, ours: bool) -> float:
-    """Images per second of one pass, timed from the first batch on (worker start-up excluded),
-    each batch taken to ``device`` as the model's normalized float input."""
+def cpu_seconds() -> float:
+    """User + system CPU seconds so far of this process and its live children (the loader's workers)."""
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
+def time_pass(loader: DataLoader, device: torch.device, ours: bool) -> tuple[float, float]:
+    """One pass, each batch taken to ``device`` as the model's normalized float input, from the
+    first batch on (worker start-up excluded).
+
+    Returns:
+        (images per second, CPU microseconds per image of the main process and the workers
+        together, up to the last batch); the CPU time depends far less on other load on the
+        machine than the wall time does.
+    """
     batches = iter(loader)
     next(batches)  # warm-up: starts the workers and opens the file
-    start, count = time.perf_counter(), 0
-    for images, _ in batches:
+    start, cpu_start, count, cpu = time.perf_counter(), cpu_seconds(), 0, float("nan")
+    for i, (images, _) in enumerate(batches, 1):
         images = to_device(images, device, loader) if ours else images.to(device, non_blocking=True)
         count += len(images)
+        if i == len(loader) - 1:  # the workers are still alive (they exit after the last batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            cpu = (cpu_seconds() - cpu_start) / count * 1e6
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), cpu
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -96,21 +120,29 @@ def bench_size(path: str, side: int, size: int, args: argparse.Namespace, device
         "DATA.PERSISTENT_WORKERS", "False", "DATA.PIN_MEMORY", str(pin),
     ])
     naive_set = NaiveHDF5(path, size)
-    ours, naive = [], []
+    ours, naive = [], []  # (images/s, CPU us/image) per repeat
     for r in range(args.repeats):
         generator = torch.Generator().manual_seed(r)
         ours.append(time_pass(build_loader(cfg).train, device, ours=True))
         naive.append(time_pass(DataLoader(naive_set, args.batch_size, shuffle=True, num_workers=args.workers,
                                           pin_memory=pin, generator=generator), device, ours=False))
-        print(f"  {side}->{size} repeat {r + 1}: ours {ours[-1]:8.0f} img/s   naive {naive[-1]:8.0f} img/s   "
-              f"ratio {ours[-1] / naive[-1]:5.2f}x", flush=True)
-    return {"ours_img_s": statistics.median(ours), "naive_img_s": statistics.median(naive),
-            "ratio": statistics.median(o / n for o, n in zip(ours, naive))}
+        print(f"  {side}->{size} repeat {r + 1}: ours {ours[-1][0]:8.0f} img/s   naive {naive[-1][0]:8.0f} img/s   "
+              f"ratio {ours[-1][0] / naive[-1][0]:5.2f}x   CPU ratio {_ratio(naive[-1][1], ours[-1][1]):5.2f}x", flush=True)
+    return {"ours_img_s": statistics.median(o for o, _ in ours), "naive_img_s": statistics.median(n for n, _ in naive),
+            "ratio": statistics.median(o / n for (o, _), (n, _) in zip(ours, naive)),
+            "ours_cpu_us": statistics.median(c for _, c in ours), "naive_cpu_us": statistics.median(c for _, c in naive),
+            "cpu_ratio": statistics.median(_ratio(n, o) for (_, o), (_, n) in zip(ours, naive))}
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b; NaN when b is 0 (a pass too short for the CPU clock's 10 ms ticks)."""
+    return a / b if b > 0 else float("nan")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run the benchmark; returns per size ``"SIDE->IMG_SIZE"`` the medians
-    ``{"ours_img_s", "naive_img_s", "ratio"}``.
+    """Run the benchmark; returns per size ``"SIDE->IMG_SIZE"`` the medians ``{"ours_img_s",
+    "naive_img_s", "ratio", "ours_cpu_us", "naive_cpu_us", "cpu_ratio"}`` (CPU microseconds per
+    image, main process and workers together).
 
     Args:
         argv: command-line arguments (default ``sys.argv[1:]``).
@@ -140,7 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"{args.repeats} repeats, normalized float batches on {device}; target >= 3x at every size):")
     for name, r in results.items():
         print(f"  {name:>9}: ours {r['ours_img_s']:7.0f} img/s, naive {r['naive_img_s']:7.0f} img/s, "
-              f"median ratio {r['ratio']:.2f}x{'' if r['ratio'] >= 3 else '  (below 3x)'}")
+              f"median ratio {r['ratio']:.2f}x{'' if r['ratio'] >= 3 else ' (below 3x)'}; CPU per image "
+              f"{r['ours_cpu_us']:.0f} vs {r['naive_cpu_us']:.0f} us, {r['cpu_ratio']:.2f}x less")
     # other work on the machine slows both pipelines; the ratio is fair only between runs at similar load
     print(f"  1-minute load average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs during the run")
     return results
