@@ -211,7 +211,7 @@ class TransformedDataset(Dataset):
         for step in geometry:
             images = step(images)  # uint8 [B, 3, S, S]
         labels = torch.as_tensor(labels, dtype=torch.long)
-        if not isinstance(last, ToFloatNormalize):  # uint8 out: the device normalizes
+        if not isinstance(last, ToFloatNormalize):  # ToPureTensor: uint8 out, the device normalizes
             # a fresh tensor (get_batch's contract); DataLoader moves it to shared memory as it is
             return StackedSamples(last(images).as_subclass(torch.Tensor), labels)
         out = last(images, out=_batch_buffer(images.shape))  # float32 [B, 3, S, S]

@@ -142,8 +142,10 @@ def build_transform(cfg: CfgNode, train: bool, mean: Sequence[float], std: Seque
 
 def is_batchable(transform: Callable) -> bool:
     """Whether ``transform`` is a ``v2.Compose`` without random steps, so that it may transform
-    a whole uint8 batch ``[B, 3, H, W]`` at once."""
-    return isinstance(transform, v2.Compose) and all(isinstance(t, _DETERMINISTIC) for t in transform.transforms)
+    a whole uint8 batch ``[B, 3, H, W]`` at once, ending with ``ToFloatNormalize`` (float out) or
+    ``v2.ToPureTensor`` (uint8 out)."""
+    return (isinstance(transform, v2.Compose) and isinstance(transform.transforms[-1], (ToFloatNormalize, v2.ToPureTensor))
+            and all(isinstance(t, _DETERMINISTIC) for t in transform.transforms))
 
 
 def build_mixup(cfg: CfgNode, num_classes: int) -> Mixup | None:

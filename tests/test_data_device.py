@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
 from data.base import collate
 from data.build import build_dataset, build_loader
 from data.device import DeviceNormalize, to_device
-from data.transforms import ToFloatNormalize
+from data.transforms import ToFloatNormalize, build_transform, is_batchable
 from tests.data_fixtures import make_cfg, make_cifar10, make_flowers, make_h5, make_pets, skip_md5
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
@@ -61,6 +62,19 @@ def test_to_device_without_a_normalizer():
     assert to_device(images, "cpu", batches) is images, "float batches are moved as they are"
     with pytest.raises(TypeError, match=r"uint8 batch but no loader .* pass the DataLoader"):
         to_device(_pixels(2, 3, 4, 4), "cpu", batches)
+
+
+def test_transform_without_normalize_stops_at_plain_uint8():
+    cfg = make_cfg(DATA__IMG_SIZE=SIZE)
+    transform = build_transform(cfg, train=False, mean=MEAN, std=STD, normalize=False)
+    out = transform(_pixels(3, 20, 24))
+    assert type(out) is torch.Tensor and out.dtype == torch.uint8 and out.shape == (3, SIZE, SIZE)
+    torch.testing.assert_close(DeviceNormalize(MEAN, STD)(out), build_transform(cfg, False, MEAN, STD)(_pixels(3, 20, 24)),
+                               rtol=0, atol=0, msg="uint8 transform + DeviceNormalize vs the float transform")
+    assert is_batchable(transform)
+    ends_in_normalize = v2.Compose([v2.ToImage(), v2.Resize(SIZE), v2.ToDtype(torch.float32, scale=True),
+                                    v2.Normalize(MEAN, STD)])
+    assert not is_batchable(ends_in_normalize), "only ToFloatNormalize or ToPureTensor may end a batched transform"
 
 
 # --- every dataset path: loader batch normalized on the device == the per-image float pipeline ------
