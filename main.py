@@ -30,6 +30,7 @@ from tqdm import tqdm
 from config import ConfigError, add_config_args, check_model_input, load_config
 from data.base import DatasetError
 from data.build import build_loader, set_train_epoch
+from data.device import to_device
 from engine import distributed as dist_utils
 from engine.checkpoint import CheckpointMismatchError, CheckpointNotFoundError, load_checkpoint, rank_rng_states, save_checkpoint
 from engine.optim import build_optimizer, build_scheduler, total_steps
@@ -114,7 +115,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, mixup_fn, cfg, 
     bar = tqdm(loader, desc=f"epoch {state.epoch + 1} train", leave=False, disable=progress_off(cfg))
     optimizer.zero_grad(set_to_none=True)
     for i, (images, labels) in enumerate(bar):
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        images, labels = to_device(images, device, loader), labels.to(device, non_blocking=True)
         targets = labels
         if mixup_fn is not None:
             images, targets = mixup_fn(images, labels)
@@ -166,7 +167,7 @@ def predict(model, loader, cfg, device, desc: str) -> tuple[torch.Tensor, torch.
     all_logits, all_labels = [], []
     for images, labels in tqdm(loader, desc=desc, leave=False, disable=progress_off(cfg)):
         with autocast(cfg, device):
-            logits = model(images.to(device, non_blocking=True))
+            logits = model(to_device(images, device, loader))
         all_logits.append(logits.float().cpu())
         all_labels.append(torch.as_tensor(labels).cpu())
     logits = torch.cat(all_logits) if all_logits else torch.empty(0)

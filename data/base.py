@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
+from data.transforms import ToFloatNormalize
+
 SPLITS = ("train", "val", "test")
 
 
@@ -132,7 +134,7 @@ class TensorImageDataset(Dataset):
         return self.images[index], int(self.labels[index])
 
     def get_batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, list[int]]:
-        """Images ``[B, 3, H, W]`` (uint8) and labels of ``indices`` in one read."""
+        """Images ``[B, 3, H, W]`` (uint8, a new tensor) and labels of ``indices`` in one read."""
         index = torch.as_tensor(indices, dtype=torch.long)
         return self.images[index], self.labels[index].tolist()
 
@@ -165,25 +167,31 @@ def _batch_buffer(shape: torch.Size) -> torch.Tensor:
 
 
 class TransformedDataset(Dataset):
-    """A source split with the config's transform applied; items ``(float [3, H, W], int)``.
+    """A source split with the config's transform applied; items ``(image [3, H, W], int)``.
+
+    The image is what ``transform`` returns: float32 normalized, or uint8 when the transform
+    leaves the normalization to the device (``build_dataset(..., device_normalize=True)``; then
+    ``device_transform`` is the ``data.device.DeviceNormalize`` that finishes a batch there).
 
     When the source can read a whole batch at once (``get_batch``), ``__getitems__`` (which
     DataLoader calls with a batch's indices) reads the batch in one go. When, in addition, the
-    transform has no random step (``batchable``), it resizes the uint8 batch at once and writes
-    the normalized floats straight into the batch tensor the loader hands over.
+    transform has no random step (``batchable``), it resizes the uint8 batch at once and hands it
+    over stacked: uint8 as it is, or normalized straight into the batch tensor the loader hands over.
 
     Args:
         source: the registered factory's ``SourceSplit``.
-        transform: image -> normalized float tensor (``data.transforms.build_transform``).
-        batchable: the transform may be applied to a uint8 batch ``[B, 3, H, W]`` at once and
-            ends with ``ToFloatNormalize``.
+        transform: image -> image tensor (``data.transforms.build_transform``).
+        batchable: the transform may be applied to a uint8 batch ``[B, 3, H, W]`` at once.
+        device_transform: the step that finishes a uint8 batch on the device, or None.
     """
 
-    def __init__(self, source: SourceSplit, transform: Callable, batchable: bool = False) -> None:
+    def __init__(self, source: SourceSplit, transform: Callable, batchable: bool = False,
+                 device_transform: Callable | None = None) -> None:
         self.source = source.data
         self.classes = source.classes
         self.transform = transform
         self.batchable = batchable
+        self.device_transform = device_transform
 
     def __len__(self) -> int:
         return len(self.source)
@@ -198,9 +206,13 @@ class TransformedDataset(Dataset):
         images, labels = self.source.get_batch(indices)  # uint8 [B, 3, H, W]
         if not self.batchable:
             return [(self.transform(img), int(lab)) for img, lab in zip(images, labels)]
-        *geometry, normalize = self.transform.transforms
+        *geometry, last = self.transform.transforms
         images = images.contiguous(memory_format=torch.channels_last)  # uint8 resizing is fastest channels-last
         for step in geometry:
             images = step(images)  # uint8 [B, 3, S, S]
-        out = normalize(images, out=_batch_buffer(images.shape))  # float32 [B, 3, S, S]
-        return StackedSamples(out, torch.as_tensor(labels, dtype=torch.long))
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if not isinstance(last, ToFloatNormalize):  # ToPureTensor: uint8 out, the device normalizes
+            # a fresh tensor (get_batch's contract); DataLoader moves it to shared memory as it is
+            return StackedSamples(last(images).as_subclass(torch.Tensor), labels)
+        out = last(images, out=_batch_buffer(images.shape))  # float32 [B, 3, S, S]
+        return StackedSamples(out, labels)

@@ -15,10 +15,12 @@ Register a factory ``(cfg, split) -> SourceSplit`` (``data/base.py``) for ``spli
 
 ``SourceSplit.data`` yields raw images; ``build_dataset`` adds the config's transform (resize to
 ``DATA.IMG_SIZE``, augmentation on train, normalization with ``mean``/``std`` unless ``DATA.MEAN``/
-``DATA.STD`` override them). Where the source has no val split, hold one out of train with
+``DATA.STD`` override them; ``build_loader``'s loaders leave the normalization to the device, see
+``data/device.py``). Where the source has no val split, hold one out of train with
 ``pick_holdout(split, n, cfg.DATA.VAL_SIZE, cfg.DATA.SPLIT_SEED)``. Missing files raise
 ``data.base.not_found(...)`` (a ``DatasetNotFoundError``) naming the path and what to put there.
-A source may also offer ``get_batch(indices) -> (uint8 [B, 3, H, W], labels)`` for fast batched reads.
+A source may also offer ``get_batch(indices) -> (uint8 [B, 3, H, W], labels)`` (a new tensor) for
+fast batched reads.
 
 The module that registers a factory must be imported below (``data.datasets``,
 ``data.medium_imagenet`` and, when present, ``data.research_datasets``).
@@ -35,6 +37,7 @@ from yacs.config import CfgNode
 import data.datasets  # noqa: F401  (registers cifar10, cifar100, oxford_pets, flowers102, digits)
 import data.medium_imagenet  # noqa: F401  (registers medium_imagenet)
 from data.base import SPLITS, TransformedDataset, check_split, collate
+from data.device import DeviceNormalize
 from data.registry import DATASETS
 from data.samplers import EpochSeededDataset, ShardedEvalSampler
 from data.transforms import build_mixup, build_transform, is_batchable, resolve_mean_std
@@ -51,6 +54,11 @@ __all__ = ["DataBundle", "build_dataset", "build_loader", "build_transform", "se
 @dataclass
 class DataBundle:
     """Everything ``main.py`` needs from the data side.
+
+    The loaders yield ``(images, labels)`` with images uint8 ``[B, 3, S, S]`` (raw pixels; float32
+    normalized for train when ``AUG.RANDOM_ERASE`` > 0) and labels int64 ``[B]``;
+    ``data.device.to_device(images, device, loader)`` turns the images into the model's input,
+    float32 normalized on ``device``.
 
     Attributes:
         train: shuffled loader; its order comes from ``train.sampler`` (a ``RandomSampler`` with a
@@ -75,22 +83,30 @@ class DataBundle:
     train_sampler: Sampler | None
 
 
-def build_dataset(cfg: CfgNode, split: str) -> Dataset:
+def build_dataset(cfg: CfgNode, split: str, device_normalize: bool = False) -> Dataset:
     """One split of ``DATA.DATASET`` with the config's transform.
 
     Args:
         cfg: the run config.
         split: "train" (augmented), "val" or "test".
+        device_normalize: leave the float conversion and normalization to the device: items are
+            uint8 and the dataset's ``device_transform`` (a ``data.device.DeviceNormalize``,
+            channels-last with ``MODEL.CHANNELS_LAST``) finishes a batch of them (what
+            ``build_loader`` does; see ``data.device.to_device``). Train items stay float when
+            ``AUG.RANDOM_ERASE`` > 0 (timm erases normalized images).
 
     Returns:
-        A Dataset of ``(image float32 [3, IMG_SIZE, IMG_SIZE] normalized, label int)``, with a
-        ``classes`` attribute. An unknown dataset name raises the registry's KeyError.
+        A Dataset of ``(image float32 [3, IMG_SIZE, IMG_SIZE] normalized, label int)`` (uint8
+        raw pixels with ``device_normalize``), with ``classes`` and ``device_transform`` (None
+        without ``device_normalize``) attributes. An unknown dataset name raises the registry's
+        KeyError.
     """
     check_split(split)
     source = DATASETS.get(cfg.DATA.DATASET)(cfg, split)
     mean, std = resolve_mean_std(cfg, source.mean, source.std)
-    transform = build_transform(cfg, split == "train", mean, std)
-    return TransformedDataset(source, transform, batchable=is_batchable(transform))
+    transform = build_transform(cfg, split == "train", mean, std, normalize=not device_normalize)
+    device_transform = DeviceNormalize(mean, std, channels_last=cfg.MODEL.CHANNELS_LAST) if device_normalize else None
+    return TransformedDataset(source, transform, batchable=is_batchable(transform), device_transform=device_transform)
 
 
 def _loader_options(cfg: CfgNode) -> dict:
@@ -114,7 +130,7 @@ def build_loader(cfg: CfgNode, distributed: bool = False) -> DataBundle:
             (seeded by ``cfg.SEED``), val/test a ``ShardedEvalSampler`` (rank r gets indices
             ``r, r + world, ...``; reassemble with ``out[r::world] = part_r``).
     """
-    train_set, val_set, test_set = (build_dataset(cfg, split) for split in SPLITS)
+    train_set, val_set, test_set = (build_dataset(cfg, split, device_normalize=True) for split in SPLITS)
     classes = list(train_set.classes)
     mixup_fn = build_mixup(cfg, len(classes))
     batch = cfg.DATA.BATCH_SIZE

@@ -9,8 +9,8 @@ when set, else from ``class_names.txt``, ``classes.txt`` or ``<file stem>.txt`` 
 else they are ``class_<i>`` with as many classes as the largest train/val label + 1.
 
 Reading is fast: the file is opened lazily once per worker process (h5py handles do not survive a
-fork), a batch is read with one h5py call (a slice when its indices are consecutive) and stays uint8
-until the transform's final float conversion.
+fork), a batch is read with one h5py call (a slice when its indices are consecutive), resized as one
+uint8 batch and handed over uint8; the device converts it to float and normalizes (``data/device.py``).
 """
 from __future__ import annotations
 

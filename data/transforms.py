@@ -1,8 +1,10 @@
 """Config-driven image transforms (torchvision v2 + timm) and the batch-level mixup/cutmix.
 
-Every transform takes a PIL image or a uint8 tensor ``[3, H, W]`` and returns a normalized
-float32 tensor ``[3, IMG_SIZE, IMG_SIZE]``. Geometry and colour steps run on uint8 (cheap); the
-conversion to float and the normalization happen once, at the end.
+Every transform takes a PIL image or a uint8 tensor ``[3, H, W]``. Geometry and colour steps
+run on uint8 (cheap). By default the transform ends with the conversion to float and the
+normalization, ``float32 [3, IMG_SIZE, IMG_SIZE]``; with ``normalize=False`` (what the loaders use)
+it stops at ``uint8 [3, IMG_SIZE, IMG_SIZE]`` and ``data.device.DeviceNormalize`` finishes the whole
+batch on the device.
 """
 from __future__ import annotations
 
@@ -89,7 +91,8 @@ def resolve_mean_std(cfg: CfgNode, mean: Sequence[float], std: Sequence[float]) 
     return out[0], out[1]
 
 
-def build_transform(cfg: CfgNode, train: bool, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+def build_transform(cfg: CfgNode, train: bool, mean: Sequence[float], std: Sequence[float],
+                    normalize: bool = True) -> v2.Compose:
     """The image transform for the train split (``train=True``) or for val/test.
 
     Train: resize (or ``AUG.RANDOM_RESIZED_CROP``), padded random crop, flip, colour jitter,
@@ -102,9 +105,14 @@ def build_transform(cfg: CfgNode, train: bool, mean: Sequence[float], std: Seque
         train: build the augmenting train transform.
         mean: per-channel normalization mean (pixel values in 0..1).
         std: per-channel normalization std.
+        normalize: end with float + normalize. False leaves the pixels uint8 for
+            ``data.device.DeviceNormalize(mean, std)`` to finish on the device, which gives the
+            same values; except with random erasing (train, ``AUG.RANDOM_ERASE`` > 0), which
+            timm applies to normalized images, so that transform normalizes anyway.
 
     Returns:
-        A ``v2.Compose`` mapping a PIL image or uint8 tensor [3, H, W] to float32 [3, S, S].
+        A ``v2.Compose`` mapping a PIL image or uint8 tensor [3, H, W] to float32 [3, S, S]
+        (uint8 [3, S, S] when ``normalize`` is False and there is no random erasing).
     """
     size, interp, aug = cfg.DATA.IMG_SIZE, interpolation(cfg), cfg.AUG
     steps: list[Callable] = [v2.ToImage()]
@@ -122,16 +130,21 @@ def build_transform(cfg: CfgNode, train: bool, mean: Sequence[float], std: Seque
         if aug.RAND_AUGMENT:
             hparams = dict(translate_const=int(size * 0.45), img_mean=tuple(round(255 * m) for m in mean))
             steps += [v2.ToPILImage(), rand_augment_transform(aug.RAND_AUGMENT, hparams), v2.ToImage()]
-    steps.append(ToFloatNormalize(mean, std))
-    if train and aug.RANDOM_ERASE > 0:
+    erase = train and aug.RANDOM_ERASE > 0
+    if normalize or erase:
+        steps.append(ToFloatNormalize(mean, std))
+    else:
+        steps.append(v2.ToPureTensor())  # a plain uint8 tensor, not a tv_tensors.Image
+    if erase:
         steps.append(RandomErasing(aug.RANDOM_ERASE, mode="pixel", device="cpu"))
     return v2.Compose(steps)
 
 
 def is_batchable(transform: Callable) -> bool:
-    """Whether ``transform`` has no random step (so it may transform a whole batch at once) and
-    ends with ``ToFloatNormalize``."""
-    return (isinstance(transform, v2.Compose) and isinstance(transform.transforms[-1], ToFloatNormalize)
+    """Whether ``transform`` is a ``v2.Compose`` without random steps, so that it may transform
+    a whole uint8 batch ``[B, 3, H, W]`` at once, ending with ``ToFloatNormalize`` (float out) or
+    ``v2.ToPureTensor`` (uint8 out)."""
+    return (isinstance(transform, v2.Compose) and isinstance(transform.transforms[-1], (ToFloatNormalize, v2.ToPureTensor))
             and all(isinstance(t, _DETERMINISTIC) for t in transform.transforms))
 
 

@@ -177,8 +177,8 @@ def test_h5_with_test_labels(tmp_path):
 
 def test_h5_without_test_labels_gives_minus_one(tmp_path):
     path = make_h5(str(tmp_path / "m.h5"), labels_test=False)
+    _check_items(build_dataset(_h5_cfg(path), "test"), 7, labeled=False)
     bundle = build_loader(_h5_cfg(path, DATA__BATCH_SIZE=4))
-    _check_items(bundle.test.dataset, 7, labeled=False)
     images, labels = next(iter(bundle.test))
     assert images.shape == (5, 3, SIZE, SIZE) and labels.tolist() == [-1] * 5  # eval batch 8 > 5 images
 

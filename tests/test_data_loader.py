@@ -11,6 +11,7 @@ from torchvision.transforms import v2
 
 from data.base import TransformedDataset, collate
 from data.build import build_dataset, build_loader, build_transform
+from data.device import to_device
 from data.samplers import ShardedEvalSampler
 from data.transforms import ToFloatNormalize, is_batchable, resolve_mean_std
 from tests.data_fixtures import make_cfg, make_h5
@@ -102,7 +103,8 @@ def test_digits_bundle_shapes_and_options():
     assert not bundle.train.drop_last and bundle.train.pin_memory == torch.cuda.is_available()
     assert bundle.train.persistent_workers is False and bundle.train.num_workers == 0
     images, labels = next(iter(bundle.train))
-    assert images.shape == (64, 3, 32, 32) and images.dtype == torch.float32 and labels.dtype == torch.int64
+    assert images.shape == (64, 3, 32, 32) and images.dtype == torch.uint8 and labels.dtype == torch.int64
+    assert to_device(images, "cpu", bundle.train).dtype == torch.float32, "normalized on the device"
     assert _labels(bundle.val) == bundle.val.dataset.source.labels.tolist(), "val keeps its order"
     assert _labels(bundle.test) == bundle.test.dataset.source.labels.tolist(), "test keeps its order"
     assert build_loader(make_cfg(DATA__BATCH_SIZE=64, DATA__EVAL_BATCH_SIZE=50)).val.batch_size == 50
@@ -122,6 +124,7 @@ def test_mixup_fn_from_config():
     assert bundle.mixup_fn.mixup_alpha == 0.8 and bundle.mixup_fn.cutmix_alpha == 1.0
     assert bundle.mixup_fn.label_smoothing == 0.1 and bundle.mixup_fn.num_classes == 10
     images, labels = next(iter(bundle.train))
+    images = to_device(images, "cpu", bundle.train)  # timm's Mixup mixes float images, as in main.py
     mixed, targets = bundle.mixup_fn(images, labels)
     assert mixed.shape == images.shape and targets.shape == (100, 10)
     torch.testing.assert_close(targets.sum(1), torch.ones(100), msg="soft targets sum to 1")
