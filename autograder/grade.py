@@ -382,11 +382,11 @@ def write_gradebook(results: dict[str, dict], path: Path) -> Path:
     """
     import pandas as pd
 
-    from autograder.worksheet.ta_sheet import score_text  # the one number format of gradebook and TA merge
+    from autograder.worksheet.ta_sheet import csv_safe, score_text  # the one cell format of gradebook and TA merge
 
     rows, columns = [], []
     for name in sorted(results):
-        row = {"student": name}
+        row = {"student": csv_safe(name)}  # a folder named "=cmd|..." must not become a live formula
         for t in results[name].get("tests", []):
             row[t["name"]] = score_text(t["score"])
             if t["name"] not in columns:

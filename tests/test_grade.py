@@ -271,6 +271,16 @@ def test_write_gradebook_columns(tmp_path):
     assert df["student"].tolist() == ["alice", "bob"] and df["total"].tolist() == [1, 3]
 
 
+def test_gradebook_neutralises_formula_names(tmp_path):
+    results = {"=HYPERLINK(1)": {"score": 1, "tests": [
+        {"name": "worksheet/q0.1", "score": 1, "max_score": 2},
+        {"name": "worksheet/answer-key/part-0", "score": 0, "max_score": 0}]}}
+    path = write_gradebook(results, tmp_path / "gradebook.csv")
+    df = pd.read_csv(path, dtype=str)
+    assert list(df.columns) == ["student", "worksheet/q0.1", "worksheet/answer-key/part-0", "total"]
+    assert df["student"].tolist() == ["'=HYPERLINK(1)"]
+
+
 # ---- real grading: one grade-all over three students --------------------------------------------
 
 @pytest.fixture(scope="module")

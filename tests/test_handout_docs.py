@@ -4,7 +4,7 @@ The handout is released once per module and filled with the staff solutions in a
 student regions are what students write, so their commands need them). A command a document marks
 ``# later: <what it needs>`` (a dataset, a GPU, weights) is only checked for saying what it needs.
 
-Default suite: each document's commands run in order, training cut short (``TRAIN.STEPS 2``), and
+Default suite: each document's commands run in order, training cut short (``TRAIN.STEPS 2``, no warmup), and
 the two heavy commands (``make test`` and ``autograder check``, which run the sandboxed public checks)
 are covered by lighter tests: the public suite on the untouched handout (below) and
 ``tests/test_release.py``'s check of the untouched handout; the notebooks' imports resolve in the
@@ -60,7 +60,7 @@ def quick(command: str, handout: Path) -> str:
         if runs:
             command = runs[-1]
     if "main.py" in command:
-        command += (" " if " --opts " in command else " --opts ") + "TRAIN.STEPS 2 EVAL.THROUGHPUT_MAX_BATCH 32"
+        command += (" " if " --opts " in command else " --opts ") + "TRAIN.STEPS 2 TRAIN.WARMUP_EPOCHS 0 EVAL.THROUGHPUT_MAX_BATCH 32"
     return command
 
 

@@ -16,7 +16,7 @@ if not ws.STAFF_RUBRIC.is_file():  # a student handout: the key is staff-only
 def test_staff_worksheet_grades_to_full_marks(tmp_path, staff_text, key):
     sub = make_submission(tmp_path / "staff", staff_text)
     results = ws.grade_worksheet(sub)
-    graded = [r for r in results if r.name != ws.KEY_ENTRY]
+    graded = [r for r in results if not ws.is_key_entry(r.name)]
     assert [r.name for r in graded] == [f"worksheet/{q}" for q in key]
     short = [(r.name, r.score, r.max_score, r.output) for r in graded if r.score != r.max_score]
     assert not short, f"staff answers that do not get full marks: {short}"
@@ -28,7 +28,7 @@ def test_staff_worksheet_grades_to_full_marks(tmp_path, staff_text, key):
 def test_blank_worksheet_grades_to_zero_and_unanswered(tmp_path, blank_text, key):
     assert ws.STUB in blank_text and "57,823,240" not in blank_text
     results = ws.grade_worksheet(make_submission(tmp_path / "blank", blank_text, images=[]))
-    graded = [r for r in results if r.name != ws.KEY_ENTRY]
+    graded = [r for r in results if not ws.is_key_entry(r.name)]
     assert len(graded) == len(key) >= 40
     for r in graded:
         assert r.score == 0 and (r.status == "failed" or r.max_score == 0), r  # optional questions: 0/0
@@ -55,10 +55,14 @@ def test_expected_answers_only_after_published(tmp_path, blank_text, key):
     wrong = {q: ("(a)" if k.kind == "choice" else "777" if k.kind == "number" else "I am not sure.")
              for q, k in key.items() if k.kind in ("number", "choice", "short")}
     results = ws.grade_worksheet(make_submission(tmp_path / "w", fill(blank_text, wrong), images=[]))
+    keys = {r.name: r for r in results if ws.is_key_entry(r.name)}
+    assert keys[ws.key_entry_name("q3.4")].output.count("57,823,240") >= 1
+    assert "DATA.DATASET" in "".join(r.output for r in keys.values())
+    assert all(r.visibility == "after_published" and r.max_score == 0 for r in keys.values())
+    assert all(len(r.output.encode()) < 15 << 10 and "cut" not in r.output for r in keys.values()), \
+        "each answer-key entry must fit the per-test cap whole"
     for r in results:
-        if r.name == ws.KEY_ENTRY:
-            assert r.visibility == "after_published" and r.max_score == 0
-            assert "57,823,240" in r.output and "DATA.DATASET" in r.output
+        if ws.is_key_entry(r.name):
             continue
         q = key[r.name.split("/", 1)[1]]
         assert r.visibility == "visible" and r.score == 0

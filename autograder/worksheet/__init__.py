@@ -20,7 +20,7 @@ The key is the staff ``WORKSHEET.md`` (reference answers) plus the staff-only ru
 - ``image``: the answer links an image file (``![..](path)``) that exists in the submission.
 
 Grading gives one ``worksheet/<id>`` entry per question (visible: right / partly / wrong /
-unanswered / unreadable, never the expected answer) and one ``worksheet/answer-key`` entry
+unanswered / unreadable, never the expected answer) and one ``worksheet/answer-key/part-N`` entry per part
 (0 points, ``after_published``) with the expected answers and the details of every item.
 
 The pipeline, one small step each, one module per job:
@@ -39,7 +39,7 @@ works.
 
 from autograder.worksheet.choices import grade_choice, read_choice
 from autograder.worksheet.cli import register
-from autograder.worksheet.common import (IMAGE_SUFFIXES, KEY_ENTRY, KINDS, MAX_GRADED_CHARS, REPO, STAFF_RUBRIC,
+from autograder.worksheet.common import (IMAGE_SUFFIXES, KEY_ENTRY, is_key_entry, key_entry_name, KINDS, MAX_GRADED_CHARS, REPO, STAFF_RUBRIC,
                                          STAFF_WORKSHEET, STUB, WORKSHEET_NAME, Grade, WorksheetError, format_number)
 from autograder.worksheet.free import grade_free
 from autograder.worksheet.grading import GRADERS, find_worksheet, format_table, grade_answer, grade_worksheet
@@ -53,7 +53,7 @@ from autograder.worksheet.ta_sheet import (TA_COLUMNS, MergeReport, TaScore, csv
                                            read_ta_sheet, total_of)
 
 __all__ = [
-    "GRADERS", "IMAGE_SUFFIXES", "KEY_ENTRY", "KINDS", "MAX_GRADED_CHARS", "REPO", "STAFF_RUBRIC", "STAFF_WORKSHEET",
+    "GRADERS", "IMAGE_SUFFIXES", "KEY_ENTRY", "is_key_entry", "key_entry_name", "KINDS", "MAX_GRADED_CHARS", "REPO", "STAFF_RUBRIC", "STAFF_WORKSHEET",
     "STUB", "TA_COLUMNS", "WORKSHEET_NAME", "Answer", "Grade", "ParsedNumber", "Question", "WorksheetError",
     "check_rubric", "clean_answer", "export_free_text", "find_numbers", "find_worksheet", "format_number",
     "format_table", "grade_answer", "grade_choice", "grade_free", "grade_image", "grade_number", "grade_short",

@@ -18,7 +18,18 @@ STAFF_RUBRIC = REPO / "autograder" / "staff" / "worksheet.yaml"
 WORKSHEET_NAME = "WORKSHEET.md"
 STUB = TEXT_STUB  # nbgrader's text stub (ClearSolutions.text_stub)
 KINDS = ("number", "choice", "short", "free", "image")  # one grader each: grading.GRADERS
-KEY_ENTRY = "worksheet/answer-key"
+KEY_ENTRY = "worksheet/answer-key"  # one entry per worksheet part: worksheet/answer-key/part-3
+
+
+def key_entry_name(qid: str) -> str:
+    """The answer-key entry that holds question ``qid``'s key: one per part (``q3.4`` -> ``.../part-3``),
+    so each entry's output stays under the per-test cap and the names are the same for every student."""
+    return f"{KEY_ENTRY}/part-{qid.lstrip('q').split('.', 1)[0]}"
+
+
+def is_key_entry(name: str) -> bool:
+    """Whether a results entry is one of the 0-point answer-key entries (not a graded question)."""
+    return name == KEY_ENTRY or name.startswith(KEY_ENTRY + "/")
 MAX_GRADED_CHARS = 20_000  # longer answers are cut before pattern matching (keeps regexes fast)
 from autograder.submission import IMAGE_SUFFIXES  # noqa: E402,F401  (the one list, shared with grade)
 

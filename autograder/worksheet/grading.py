@@ -18,7 +18,7 @@ from typing import Callable
 from autograder.results import TestResult
 from autograder.submission import WorksheetCopy, open_worksheet, read_text
 from autograder.worksheet.choices import grade_choice
-from autograder.worksheet.common import KEY_ENTRY, WORKSHEET_NAME, Grade, excerpt, format_number
+from autograder.worksheet.common import WORKSHEET_NAME, Grade, excerpt, format_number, is_key_entry, key_entry_name
 from autograder.worksheet.free import grade_free
 from autograder.worksheet.images import grade_image
 from autograder.worksheet.key import Question, load_key
@@ -72,7 +72,7 @@ def find_worksheet(copy: WorksheetCopy) -> tuple[str | None, Path, Path, str]:
 def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None, rubric: dict | None = None,
                     key_entry: bool = True, wanted: list[str] | None = None) -> list[TestResult]:
     """Grade a worksheet: one ``worksheet/<id>`` entry per question, in worksheet order, then
-    (with ``key_entry``) one ``worksheet/answer-key`` entry, 0 points, visible after publication.
+    (with ``key_entry``) one ``worksheet/answer-key/part-N`` entry per part, 0 points, visible after publication.
 
     Per-question entries are ``visible`` and never show the expected answer. Each entry's
     ``extra`` holds kind, status, the answer text, the value read and the reference answer, for
@@ -84,7 +84,7 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
             and images as ``grade``.
         staff_worksheet: the staff ``WORKSHEET.md`` (default: the repository's).
         rubric: the rubric mapping (default: ``autograder/staff/worksheet.yaml``).
-        key_entry: add the ``worksheet/answer-key`` entry.
+        key_entry: add the ``worksheet/answer-key/part-N`` entries.
         wanted: the handed-in paths that decide which worksheet counts (default: the handout's).
 
     Raises:
@@ -99,7 +99,7 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
 def _grade_text(questions: dict[str, Question], staff_text: str, text: str | None, ws_dir: Path, root: Path,
                 note: str, key_entry: bool = True) -> list[TestResult]:
     answers = parse_worksheet(text, template=staff_text) if text is not None else {}
-    results, key_lines = [], []
+    results, key_lines = [], {}
     for qid, q in questions.items():
         ans = answers.get(qid) or Answer(qid, "", "missing", 0, [note] if note else [])
         try:
@@ -117,11 +117,12 @@ def _grade_text(questions: dict[str, Question], staff_text: str, text: str | Non
                    "reference": q.reference, "manual": q.kind == "free" or bool(review), "review": review,
                    "key": grade.key},
         ))
-        key_lines.append(f"{qid} [{q.kind}] {format_number(grade.score)}/{format_number(q.points)}: {grade.key}")
+        key_lines.setdefault(key_entry_name(qid), []).append(
+            f"{qid} [{q.kind}] {format_number(grade.score)}/{format_number(q.points)}: {grade.key}")
     if key_entry:
-        results.append(TestResult(
-            name=KEY_ENTRY, score=0.0, max_score=0.0, visibility="after_published", status="passed",
-            output="Worksheet answer key (expected answers and grading details):\n" + "\n".join(key_lines)))
+        results += [TestResult(name=name, score=0.0, max_score=0.0, visibility="after_published", status="passed",
+                               output="Worksheet answer key (expected answers and grading details):\n" + "\n".join(lines))
+                    for name, lines in key_lines.items()]
     return results
 
 
@@ -138,7 +139,7 @@ def format_table(results: list[TestResult], show_key: bool = False) -> str:
         results: from ``grade_worksheet``.
         show_key: add a column with the expected answer (staff only).
     """
-    rows = [r for r in results if r.name != KEY_ENTRY]
+    rows = [r for r in results if not is_key_entry(r.name)]
     head = ("question", "kind", "score", "verdict", "feedback")
 
     def verdict(r: TestResult) -> str:

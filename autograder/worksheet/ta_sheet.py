@@ -317,7 +317,7 @@ class _GradebookCsv:
         self.df = pd.read_csv(self.path, dtype=str, keep_default_na=False)
         self.sid = "student" if "student" in self.df.columns else self.df.columns[0]
         self.totals = [c for c in self.df.columns if c.lower() in ("score", "total")]
-        self.index = {s: i for i, s in enumerate(self.df[self.sid])}
+        self.index = {csv_unsafe(s): i for i, s in enumerate(self.df[self.sid])}
 
     def check(self, r: TaScore) -> str:
         if r.student not in self.index:

@@ -36,14 +36,15 @@ def test_registries_know_the_homework_models():
 
 def test_lenet_trains_a_step_on_the_offline_digits():
     from data.build import build_loader
+    from data.device import to_device
     from models.build import build_model
 
     cfg = load_config(None, ["DATA.DATASET", "digits", "DATA.IMG_SIZE", "32", "DATA.BATCH_SIZE", "16",
                              "DATA.NUM_WORKERS", "0", "MODEL.NAME", "lenet"])
     data = build_loader(cfg)
     model = build_model(cfg, data.num_classes)
-    x, y = next(iter(data.train))
-    loss = torch.nn.functional.cross_entropy(model(x), y)
+    x, y = next(iter(data.train))  # uint8 pixels: the loader hands over bytes, the device normalizes
+    loss = torch.nn.functional.cross_entropy(model(to_device(x, "cpu", data.train)), y)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
 
