@@ -109,3 +109,21 @@ def test_zips_go_through_the_door(tmp_path):
         z.extractall(tmp_path / "unz")
     work = assemble(tmp_path / "unz", shared_handout(), tmp_path / "work").workdir
     assert (work / "submission.csv").read_text() == csv([1] * 6)  # grade takes the same file
+
+
+def test_written_csv_has_no_live_formulas(tmp_path):
+    """A team named like a formula ("=HYPERLINK(...)", "-x") is text in leaderboard.csv, as in
+    gradebook.csv and the TA sheet: a spreadsheet must not run it (CSV injection)."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "=HYPERLINK(1).csv").write_text(csv([1] * 6))
+    (subs / "-x.csv").write_text(csv([1] * 6))
+    (subs / "@bad").mkdir()
+    SOLUTION.to_csv(tmp_path / "solution.csv", index=False)
+    board = build_leaderboard(subs, tmp_path / "solution.csv")
+    csv_path, md_path = write_leaderboard(board, tmp_path / "out")
+    written = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    for column in ("team", "file", "problem"):
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in written[column]), written[column].tolist()
+    assert set(written["team"]) == {"'=HYPERLINK(1)", "'-x", "'@bad"}
+    assert "| 1 | =HYPERLINK(1) | 1.00000 |" in md_path.read_text()  # Markdown runs nothing: names as written

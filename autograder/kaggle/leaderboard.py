@@ -139,7 +139,9 @@ def write_leaderboard(board: pd.DataFrame, out_dir: PathLike) -> tuple[Path, Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "leaderboard.csv", out / "leaderboard.md"
-    board.to_csv(csv_path, index=False)
+    from autograder.worksheet.ta_sheet import csv_safe  # the one cell format of every CSV staff open
+    text_columns = {c: board[c].map(lambda v: v if pd.isna(v) else csv_safe(v)) for c in ("team", "file", "problem")}
+    board.assign(**text_columns).to_csv(csv_path, index=False)  # a team named "=cmd|..." stays text
     md_path.write_text(_markdown(board))
     return csv_path, md_path
 
