@@ -42,6 +42,8 @@ def build_bundle(out: Path, repo: Path = STAFF_ROOT) -> list[str]:
     repo, out = Path(repo).resolve(), Path(out)
     if out.suffix.lower() != ".zip":
         raise ValueError(f"--out {out} must end in .zip (Gradescope uploads a zip file), e.g. autograder.zip")
+    carried = bundle_files(repo)
+    _check_kaggle_solution(repo, carried)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     names = []
@@ -52,11 +54,42 @@ def build_bundle(out: Path, repo: Path = STAFF_ROOT) -> list[str]:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, (TEMPLATE / script).read_bytes())
             names.append(script)
-        for rel in bundle_files(repo):
+        for rel in carried:
             zf.write(repo / rel, rel)
             names.append(rel)
     os.replace(tmp, out)
     return names
+
+
+def _check_kaggle_solution(repo: Path, carried: list[str]) -> None:
+    """Refuse a bundle whose ``kaggle.yaml`` names a ``solution.csv`` it would leave behind: on
+    Gradescope every student's Kaggle item would be a grader-side error.
+
+    Args:
+        repo: the staff repository root (resolved).
+        carried: the relative paths the bundle holds.
+
+    Raises:
+        ValueError: the solution lies outside the bundle or does not exist.
+    """
+    from autograder.kaggle.item import load_staff_config  # reads the YAML as grading will
+
+    config_rel = "autograder/staff/kaggle.yaml"
+    solution = load_staff_config(repo / config_rel)["solution"]
+    if not solution:
+        return
+    path = Path(solution) if Path(solution).is_absolute() else repo / solution
+    try:
+        rel = path.resolve().relative_to(repo).as_posix()
+    except ValueError:
+        rel = None
+    if rel in carried:
+        return
+    where = "does not exist" if not path.is_file() else (
+        "lies outside the repository" if rel is None else "is not in a folder the bundle carries")
+    raise ValueError(f"{config_rel} names solution {solution}, which {where}; on Gradescope every Kaggle item "
+                     f"would fail. Copy solution.csv to autograder/staff/solution.csv and set "
+                     f"`solution: autograder/staff/solution.csv` (or `solution: null` to grade validity only).")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -76,3 +76,31 @@ def test_run_autograder_writes_results_even_if_python_is_broken(tmp_path):
     assert r.returncode == 0
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "failed to start" in data["output"]
+
+
+@pytest.mark.parametrize("solution, ok", [
+    (None, True),                                   # validity only: nothing to carry
+    ("autograder/staff/solution.csv", True),        # inside the bundle: travels with it
+    ("comp/solution.csv", False),                   # in the repository but not in the bundle
+    ("OUTSIDE", False),                             # an absolute path outside the repository
+    ("autograder/staff/missing.csv", False),        # named but absent
+])
+def test_bundle_refuses_a_kaggle_solution_it_would_not_carry(tmp_path, solution, ok):
+    """kaggle.yaml naming a solution.csv the bundle leaves behind would make every Kaggle item a
+    grader-side error on Gradescope: the bundle is refused with the fix instead."""
+    repo = tmp_path / "repo"
+    (repo / "autograder/staff").mkdir(parents=True)
+    (repo / "comp").mkdir()
+    outside = tmp_path / "elsewhere" / "solution.csv"
+    outside.parent.mkdir()
+    for p in (repo / "autograder/staff/solution.csv", repo / "comp/solution.csv", outside):
+        p.write_text("Id,Category,Usage\n0,1,Public\n")
+    value = "null" if solution is None else str(outside) if solution == "OUTSIDE" else solution
+    (repo / "autograder/staff/kaggle.yaml").write_text(f"solution: {value}\n")
+    if ok:
+        names = build_bundle(tmp_path / "ag.zip", repo)
+        assert solution is None or solution in names
+    else:
+        with pytest.raises(ValueError, match="kaggle.yaml.*solution"):
+            build_bundle(tmp_path / "ag.zip", repo)
+        assert not (tmp_path / "ag.zip").exists()
