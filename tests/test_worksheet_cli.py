@@ -6,7 +6,7 @@ import json
 import pytest
 
 from autograder import worksheet as ws
-from tests.worksheet_fixtures import key, make_submission, staff_text  # noqa: F401 (fixtures)
+from tests.worksheet_fixtures import blank_text, key, make_submission, staff_text  # noqa: F401 (fixtures)
 
 if not ws.STAFF_RUBRIC.is_file():  # a student handout: the key is staff-only
     pytest.skip("the worksheet key (autograder/staff/worksheet.yaml) is staff-only", allow_module_level=True)
@@ -58,3 +58,37 @@ def test_a_path_that_does_not_exist_is_one_clear_error(tmp_path, capsys):
 
     assert main(["worksheet", str(tmp_path / "nope" / "WORKSHEET.md")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("empty folder", "no WORKSHEET.md"),
+    ("code only", "no WORKSHEET.md"),
+    ("not the worksheet", "no answer"),
+])
+def test_no_worksheet_to_grade_is_one_clear_error(tmp_path, capsys, layout, message):
+    """`worksheet` on a folder without a WORKSHEET.md, or on a text file that is not the worksheet
+    (no marker, no question text), says so once with exit 2, instead of 99 rows of zeros and exit 0."""
+    from autograder.cli import main
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    if layout == "code only":
+        (sub / "models").mkdir()
+        (sub / "models" / "vit.py").write_text("import torch\n")
+    target = sub
+    if layout == "not the worksheet":
+        target = sub / "gradebook.csv"
+        target.write_text("student,total\nalice,12\n")
+    assert main(["worksheet", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "question" not in captured.out
+
+
+def test_an_untouched_worksheet_is_still_a_table_of_zeros(tmp_path, blank_text, capsys):
+    """The handout's blank worksheet has every marker: it is graded (all unanswered), not refused."""
+    from autograder.cli import main
+
+    blank = tmp_path / "WORKSHEET.md"
+    blank.write_text(blank_text)
+    assert main(["worksheet", str(blank)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("total 0/")

@@ -18,7 +18,7 @@ def _rubric_arg(path: str | None) -> dict | None:
 
 def _cmd_worksheet(args: argparse.Namespace) -> int:
     try:
-        results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric))
+        results = grade_worksheet(args.file, args.staff, _rubric_arg(args.rubric), require=True)
     except (WorksheetError, SubmissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -18,7 +18,8 @@ from typing import Callable
 from autograder.results import TestResult
 from autograder.submission import WorksheetCopy, open_worksheet, read_text
 from autograder.worksheet.choices import grade_choice
-from autograder.worksheet.common import WORKSHEET_NAME, Grade, excerpt, format_number, is_key_entry, key_entry_name
+from autograder.worksheet.common import (WORKSHEET_NAME, Grade, WorksheetError, excerpt, format_number, is_key_entry,
+                                         key_entry_name)
 from autograder.worksheet.free import grade_free
 from autograder.worksheet.images import grade_image
 from autograder.worksheet.key import Question, load_key
@@ -70,7 +71,8 @@ def find_worksheet(copy: WorksheetCopy) -> tuple[str | None, Path, Path, str]:
 
 
 def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None, rubric: dict | None = None,
-                    key_entry: bool = True, wanted: list[str] | None = None) -> list[TestResult]:
+                    key_entry: bool = True, wanted: list[str] | None = None,
+                    require: bool = False) -> list[TestResult]:
     """Grade a worksheet: one ``worksheet/<id>`` entry per question, in worksheet order, then
     (with ``key_entry``) one ``worksheet/answer-key/part-N`` entry per part, 0 points, visible after publication.
 
@@ -86,14 +88,25 @@ def grade_worksheet(path: Path | str, staff_worksheet: Path | str | None = None,
         rubric: the rubric mapping (default: ``autograder/staff/worksheet.yaml``).
         key_entry: add the ``worksheet/answer-key/part-N`` entries.
         wanted: the handed-in paths that decide which worksheet counts (default: the handout's).
+        require: raise instead of grading zeros when there is no worksheet to grade (no
+            ``WORKSHEET.md``, or a text with no answer marker and no question text): the
+            ``worksheet`` command's case, where ``grade`` still gives every question 0.
 
     Raises:
         SubmissionError: ``path`` does not exist or is an unsafe zip; ``UnreadableFile``: the
-            worksheet is empty, binary or in an unknown encoding.
+            worksheet is empty, binary or in an unknown encoding. ``WorksheetError`` (with
+            ``require``): nothing to grade.
     """
     questions, staff_text = load_key(staff_worksheet, rubric)
     with open_worksheet(path, wanted) as copy:
-        return _grade_text(questions, staff_text, *find_worksheet(copy), key_entry=key_entry)
+        text, ws_dir, root, note = find_worksheet(copy)
+        if require and text is None:
+            raise WorksheetError(f"{path} holds no {WORKSHEET_NAME}; pass the student's {WORKSHEET_NAME}, "
+                                 f"their submission folder or their .zip")
+        if require and all(a.found == "missing" for a in parse_worksheet(text, template=staff_text).values()):
+            raise WorksheetError(f"no answer found in {path}: it has no answer markers and none of the "
+                                 f"worksheet's questions; is it the course's {WORKSHEET_NAME}?")
+        return _grade_text(questions, staff_text, text, ws_dir, root, note, key_entry=key_entry)
 
 
 def _grade_text(questions: dict[str, Question], staff_text: str, text: str | None, ws_dir: Path, root: Path,
