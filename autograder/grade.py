@@ -400,11 +400,16 @@ def write_gradebook(results: dict[str, dict], path: Path) -> Path:
     return path
 
 
-def write_nbgrader_gradebook(results: dict[str, dict], db: str, assignment: str) -> None:
+def write_nbgrader_gradebook(results: dict[str, dict], db: str, assignment: str) -> int:
     """Put the scores into an nbgrader gradebook so `nbgrader export` reports them.
 
     One nbgrader notebook per item family (``vit``, ``worksheet``, ...), one grade cell per item
-    (its name and max score); each student's scores go in as auto scores.
+    (its name and max score); each student's scores go in as auto scores. A manual score left by
+    an earlier ``worksheet-merge`` is cleared, as a regrade clears it from ``gradebook.csv`` and
+    the results, so the three keep the same totals (merging the TA sheet again restores it).
+
+    Returns:
+        how many earlier TA (manual) scores were cleared.
 
     Args:
         results: student name -> results.json object.
@@ -425,6 +430,7 @@ def write_nbgrader_gradebook(results: dict[str, dict], db: str, assignment: str)
         for t in data.get("tests", []):
             cells.setdefault(t["name"], float(t["max_score"]))
     notebooks = sorted({name.split("/")[0] for name in cells})
+    cleared = 0
     with Gradebook(url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy warnings from inside nbgrader's add_submission
         gb.update_or_create_assignment(assignment)
@@ -444,7 +450,11 @@ def write_nbgrader_gradebook(results: dict[str, dict], db: str, assignment: str)
             for t in data.get("tests", []):
                 grade = gb.find_grade(t["name"], t["name"].split("/")[0], assignment, student)
                 grade.auto_score = float(t["score"])
+                if grade.manual_score is not None:
+                    grade.manual_score = None
+                    cleared += 1
             gb.db.commit()
+    return cleared
 
 
 def grade_all(
@@ -506,7 +516,11 @@ def grade_all(
     bar.close()
     write_gradebook(results, out / "gradebook.csv")
     if nbgrader_db:
-        write_nbgrader_gradebook(results, nbgrader_db, assignment)
+        cleared = write_nbgrader_gradebook(results, nbgrader_db, assignment)
+        if cleared:
+            print(f"note: {cleared} TA score(s) from an earlier worksheet-merge were replaced by this run's automatic "
+                  f"scores in gradebook.csv, the results and {nbgrader_db}; run worksheet-merge with the TA sheet "
+                  f"again to restore them", file=sys.stderr)
     return results
 
 

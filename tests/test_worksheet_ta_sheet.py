@@ -253,6 +253,31 @@ def test_merged_scores_reach_the_nbgrader_gradebook(tmp_path, staff_text, blank_
     assert bad.merged == 0 and "no worksheet/q1.7 for student 'nobody'" in bad.problems[0]
 
 
+def test_a_regrade_after_a_merge_leaves_no_stale_ta_score_in_nbgrader(tmp_path, staff_text, blank_text):
+    """grade-all run again (a rubric fix) rewrites gradebook.csv and the results with automatic
+    scores; the nbgrader gradebook must agree with them, not keep the earlier TA score as its
+    manual score (its total then differed from gradebook.csv's), and the count of TA scores
+    replaced is returned so the command can say to merge the TA sheet again."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grade import write_nbgrader_gradebook
+
+    gradebook, results_dir, data = _class(tmp_path, staff_text, blank_text)
+    db = tmp_path / "gradebook.db"
+    assert write_nbgrader_gradebook(data, str(db), "hw") == 0
+    sheet = _sheet(tmp_path / "ta.csv", [{"student": "Zoë Müller", "question": "q1.7", "max_score": "3", "ta_score": "0.5"}],
+                   "cp1252")
+    assert ws.merge_ta_sheet(sheet, results_dir=results_dir, nbgrader_db=str(db), assignment="hw").merged == 1
+    assert write_nbgrader_gradebook(data, str(db), "hw") == 1  # the regrade: fresh automatic scores
+    with Gradebook(f"sqlite:///{db}") as gb:
+        grade = gb.find_grade("worksheet/q1.7", "worksheet", "hw", "Zoë Müller")
+        assert grade.manual_score is None
+        assert gb.find_submission("hw", "Zoë Müller").score == pytest.approx(data["Zoë Müller"]["score"], abs=1e-6)
+    assert ws.merge_ta_sheet(sheet, nbgrader_db=str(db), assignment="hw").merged == 1  # merging again restores it
+    with Gradebook(f"sqlite:///{db}") as gb:
+        assert gb.find_grade("worksheet/q1.7", "worksheet", "hw", "Zoë Müller").manual_score == 0.5
+
+
 def test_a_flagged_short_answer_goes_out_with_its_evidence_and_comes_back_final(tmp_path, blank_text):
     """A short answer the grader is not sure of is a suggestion on the sheet; the TA's score makes it final."""
     from autograder.grade import write_gradebook
