@@ -198,3 +198,16 @@ def test_the_shipped_grader_shows_no_key_number(key):
                 if q.kind == "number" and ws.grade_answer(q, ws.Answer(qid, example, "markers")).score > 0:
                     leaks.append((path.name, example, qid))
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize("qid, text, shown", [
+    ("q0.5", "output is 55 × 55 × 64", "as 55"),    # the side of a product, not the product 193,600
+    ("q3.7", "231", "as 231,000,000"),               # a bare number scaled as MB, not 231 bytes
+    ("q3.4", "57.82324M", "as 57,823,240"),
+])
+def test_feedback_shows_the_value_that_was_accepted(key, qid, text, shown):
+    """'correct (read X as V)' names the value the key accepted; 'read ... as 193,600' followed by
+    'correct' for a side of 55 told the student a number the grader did not grade."""
+    grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
+    assert grade.score == key[qid].points and grade.visible.startswith("correct (read ")
+    assert f"{shown})" in grade.visible or f"{shown} " in grade.visible, grade.visible

@@ -543,7 +543,10 @@ def grade_number(q: Question, ans: Answer, worksheet_dir: Path | None = None, ro
         why = f" ({v.note})" if v.note else ""
         msg = f"could not read a number from {excerpt(ans.text)!r}{why}; write e.g. {example}"
         return Grade(0.0, "unreadable", msg, key)
-    read = f"read {v.read.text!r} as {format_number(v.read.value)}"
+    shown = v.read.value  # when right: the reading the key accepted (a side of a product, a bare MB count)
+    if v.right:
+        shown = next((c for c in _candidates(v.read, spec) if _matches(c, spec, q.expected)), shown)
+    read = f"read {v.read.text!r} as {format_number(shown)}"
     status = "correct" if v.right else "incorrect"
     visible = f"{status} ({read})" + (f"; {v.note}" if v.note else "")
     if v.review:
