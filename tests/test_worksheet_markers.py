@@ -84,6 +84,7 @@ def test_a_correction_below_is_graded_and_the_ta_sees_both(tmp_path, staff_text)
     r = _graded(tmp_path, text)["worksheet/q3.4"]
     assert r.score == 0 and "two answers for q3.4" in r.output
     assert r.extra["review"] and r.extra["manual"]
+    assert r.output.endswith("a TA reviews this answer") and r.output.count("a TA reviews") == 1  # as README promises
     assert "57,823,240" in r.extra["answer"] and "61M" in r.extra["answer"] and "not graded" in r.extra["answer"]
 
 

@@ -123,6 +123,8 @@ def _grade_text(questions: dict[str, Question], staff_text: str, text: str | Non
                           review=f"the grader failed on this answer ({type(e).__name__})")
         review = "; ".join(r for r in [grade.review] + ans.review if r)
         parts = [grade.visible] + ans.warnings
+        if review and q.kind != "free" and not any("a TA reviews" in p for p in parts):
+            parts.append("a TA reviews this answer")  # a review the answer itself asks for (two answers under one id)
         results.append(TestResult(
             name=f"worksheet/{qid}", score=round(grade.score, 6), max_score=q.points,
             output="; ".join(p for p in parts if p), visibility="visible",
