@@ -98,3 +98,15 @@ def test_binary_file_in_a_subprocess_no_traceback(tmp_path, repo_root):
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout.startswith("line 1: binary data (a NUL byte)")
+
+
+def test_validate_says_what_it_did_not_check(tmp_path, capsys):
+    """Without --num-classes / --expected-rows a Category of 500 passes `validate` while the graded
+    item gives 0 ("expected a class index in 0..199"): the "valid" line names what went unchecked."""
+    f = tmp_path / "submission.csv"
+    f.write_text("Id,Category\n0,500\n1,3\n")
+    assert run(["kaggle", "validate", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "valid (2 rows)" in out and "--num-classes 200" in out and "--expected-rows" in out
+    assert run(["kaggle", "validate", str(f), "--num-classes", "600", "--expected-rows", "2"]) == 0
+    assert "not checked" not in capsys.readouterr().out

@@ -54,7 +54,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(problem)
     if result.valid:
-        print(f"{args.file}: valid ({len(result.predictions):,} rows)")
+        unchecked = [what for what, given in (("the class count (for the competition: --num-classes 200)", args.num_classes),
+                                              ("the row count (--expected-rows N)", args.expected_rows)) if given is None]
+        note = f"; not checked: {' and '.join(unchecked)}" if unchecked else ""
+        print(f"{args.file}: valid ({len(result.predictions):,} rows){note}")
     return 0 if result.valid else 1
 
 
