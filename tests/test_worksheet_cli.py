@@ -22,7 +22,7 @@ def test_cli_table(tmp_path, staff_text, key, capsys):
     assert out[0].split() == ["question", "kind", "score", "verdict", "feedback"]
     rows = [ln for ln in out[2:] if not ln.startswith("total")]
     assert len(rows) == len(key)
-    assert rows[0].split()[:4] == ["q0.1", "short", "2/2", "final"]
+    assert rows[0].split()[:5] == ["q0.1", "short", "2/2", "TA", "review"]  # short answers: the TA confirms
     assert [r.split()[3:5] for r in rows if r.split()[1] == "free"][0] == ["TA", "grades"]
     most = sum(q.points for q in key.values())
     assert out[-1].startswith(f"total {ws.format_number(most)}/{ws.format_number(most)}")

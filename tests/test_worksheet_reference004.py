@@ -25,10 +25,10 @@ EXPECTED = {
     "q1.3": (1, "review"),
     "q1.7": (3, "TA grades"),
     "q1.8": (0, "final"),    # the image was not handed in with the worksheet
-    "q2.1": (2, "final"),
+    "q2.1": (2, "review"),  # short answer: a suggestion the TA confirms
     "q2.3": (2, "TA grades"),
     "q2.8": (0, "final"),
-    "q3.1": (2, "final"),
+    "q3.1": (2, "review"),  # short answer: a suggestion the TA confirms
     "q3.2": (1, "final"),    # "... This implementation has 99.28K parameters."
     "q3.4": (2, "final"),    # "AlexNet has 57.82324M parameters while LeNet has 99.28K."
     "q3.9": (0, "TA grades"),

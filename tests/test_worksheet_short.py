@@ -39,7 +39,7 @@ def test_short_answers_partial_credit(key):
 ])
 def test_plausible_short_answers_get_full_marks(key, qid, text):
     grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
-    assert grade.score == key[qid].points and not grade.review, (qid, grade.key)
+    assert grade.score == key[qid].points and grade.review.startswith("confirm"), (qid, grade.key)
 
 
 # Wrong answers that keyword matching used to give full marks: never final full marks now.
@@ -68,12 +68,38 @@ def test_a_suggested_score_counts_only_confident_ideas(key):
     assert half.score == 1 and half.review
 
 
-def test_only_confident_full_marks_are_final(key):
-    """A partial or zero short answer is a suggestion, never a final verdict."""
+def test_only_confident_full_marks_on_a_question_the_rubric_marks_final_are_final(key):
+    """A partial or zero short answer is a suggestion, never a final verdict; confident full marks
+    are final only where the rubric says the patterns decide (q1.4: two config key names)."""
+    assert key["q1.4"].spec.get("final_when_confident") is True
     zero = ws.grade_answer(key["q1.4"], ws.Answer("q1.4", "the yaml file", "markers"))
     assert zero.score == 0 and zero.review
     full = ws.grade_answer(key["q1.4"], ws.Answer("q1.4", "MODEL.NAME and DATA.DATASET", "markers"))
     assert full.score == 2 and not full.review
+    assert not key["q4.3"].spec.get("final_when_confident")
+    other = ws.grade_answer(key["q4.3"], ws.Answer("q4.3", "TRAIN.CLIP_GRAD; it stops exploding gradients.", "markers"))
+    assert other.score == 2 and other.review.startswith("confirm")
+
+
+# Wrong answers in words the patterns were not written for (found by a TA trying the grader): the
+# machine cannot rule them out, so they reach the TA sheet; none becomes a final full mark.
+@pytest.mark.parametrize("qid, text", [
+    ("q4.3", "TRAIN.CLIP_GRAD. It causes exploding gradients instead of preventing them."),
+    ("q4.3", "TRAIN.CLIP_GRAD, but clipping is useless against exploding gradients."),
+    ("q1.6", "--opts is applied first, then this file, and finally base.yaml overrides everything."),
+    ("q10.4", "A step schedule rather than warmup or cosine."),
+    ("q7.3", "The shortcut removes the input from the output, so gradients vanish."),
+])
+def test_unforeseen_wrong_wording_is_never_a_final_full_mark(key, qid, text):
+    grade = ws.grade_answer(key[qid], ws.Answer(qid, text, "markers"))
+    assert grade.review, (qid, grade.score, grade.key)
+    assert "a TA reviews" in grade.visible
+
+
+def test_a_known_wrong_idea_caps_the_suggestion_at_zero(key):
+    grade = ws.grade_answer(key["q7.3"], ws.Answer("q7.3", "It adds the input x to the output, but the shortcut "
+                                                            "multiplies the output by zero.", "markers"))
+    assert grade.score == 0 and "wrong idea" in grade.review
 
 
 def test_a_role_the_heuristic_cannot_attribute_is_a_suggestion_not_a_zero(key):

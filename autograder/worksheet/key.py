@@ -81,6 +81,9 @@ def check_rubric(data: dict, source: str = "<rubric>") -> dict:
                 except (KeyError, TypeError, re.error) as e:
                     raise WorksheetError(f"{where}: bad pattern {p!r} ({e}); give 're' (and 'subject') as valid "
                                          f"regular expressions.") from e
+            if not isinstance(spec.get("final_when_confident", False), bool):
+                raise WorksheetError(f"{where}: 'final_when_confident' must be true or false, got "
+                                     f"{spec['final_when_confident']!r}.")
             total = sum(p.get("points", 0) for p in pats)
             if abs(total - spec["points"]) > 1e-9:
                 raise WorksheetError(f"{where}: its patterns' points add up to {total}, not {spec['points']}; make them agree.")

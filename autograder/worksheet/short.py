@@ -13,9 +13,14 @@ when one of its matches
 A ``wrong`` pattern of the rubric (a known wrong idea, e.g. "the loss is divided
 by zero") found anywhere also removes the confidence.
 
-Full marks are final only when every idea is found with confidence and no wrong idea is present.
-Every other verdict (partial, zero, a negated or swapped idea) is a *suggested* score: the answer
-goes to the TA sheet with the evidence, and the feedback says a TA reviews it.
+Patterns find ideas; they cannot tell every wrong sentence that uses the right words from a right
+one ("clipping causes exploding gradients", "--opts first, then the base file"). So every short
+answer's score is a *suggestion*: it goes to the TA sheet with the evidence, and the feedback says a
+TA reviews it. Rows where every idea was found with confidence read "confirm" (a quick check);
+the rest name their doubts. A known wrong idea caps the suggestion at 0, so a TA who leaves the
+row blank never makes a false full mark final. A question whose rubric entry sets
+``final_when_confident: true`` makes confident full marks final (for answers a pattern really
+decides, e.g. a config key's name).
 """
 from __future__ import annotations
 
@@ -98,14 +103,19 @@ def grade_short(q: Question, ans: Answer, worksheet_dir: Path | None = None, roo
             continue
         score += float(p.get("points", 0))
         hits.append(about)
+    wrong = False
     for w in q.spec.get("wrong", []):
         m = re.search(w["re"], text, _FLAGS)
         if m:
+            wrong = True
             doubts.append(f"states a wrong idea: {w.get('about', w['re'])} ({m.group(0).strip()!r})")
-    score = min(score, q.points)
+    score = 0.0 if wrong else min(score, q.points)
     status = "correct" if score >= q.points else "partly correct" if score > 0 else "incorrect"
-    review = "" if score >= q.points and not doubts else (
-        "; ".join(doubts) or f"ideas not found by the patterns: {'; '.join(misses)}")
+    if score >= q.points and not doubts:
+        review = "" if q.spec.get("final_when_confident") else \
+            "confirm: every idea found with confidence (patterns cannot rule out a wrong sentence)"
+    else:
+        review = "; ".join(doubts) or f"ideas not found by the patterns: {'; '.join(misses)}"
     hints = [p["hint"] for p in patterns if p.get("hint") and p.get("about", p["re"]) in misses]
     visible = f"{status} ({format_number(score)}/{format_number(q.points)})"
     if review:
