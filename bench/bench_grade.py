@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                                 "--out", str(out), "--jobs", str(jobs),
                                                                 "--handout", str(handout)], tree)
             print(f"repeat {rep + 1}/{args.repeats} done (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
+            if args.json:  # the raw times so far, in case a later step fails
+                Path(args.json).write_text(json.dumps({"runs_s": runs, "cpu_s": cpus}, indent=1))
         split = {}
         if args.split:
             env = {**os.environ, "PYTHONPATH": str(tree)}
