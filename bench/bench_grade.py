@@ -180,19 +180,28 @@ def main(argv: list[str] | None = None) -> dict:
     for key in runs:
         print(f"{key:<40}{med[key]:>10.2f}{out['cpu_s'][key]:>8.1f}{med[key] / f:>9.2f}   "
               f"{', '.join(f'{x:.1f}' for x in runs[key])}")
-    out.update(grade_ratio=med["grade"] / f, check_ratio=med["check"] / f)
+    cf = out["cpu_s"]["floor"]
+    out.update(grade_ratio=med["grade"] / f, check_ratio=med["check"] / f,
+               grade_cpu_ratio=out["cpu_s"]["grade"] / cf, check_cpu_ratio=out["cpu_s"]["check"] / cf)
     print(f"grade / floor: {med['grade'] / f:.2f}x (target <= {TARGET_GRADE:g}x); "
           f"check / floor: {med['check'] / f:.2f}x (target <= {TARGET_CHECK:g}x)")
+    print(f"  in CPU seconds (less sensitive to other work on the machine): grade {out['grade_cpu_ratio']:.2f}x, "
+          f"check {out['check_cpu_ratio']:.2f}x the floor's")
     if not args.skip_grade_all:
         for jobs in (1, 2):
             # the slope of each repeat, then their median
             slopes = [(big - small) / (args.copies - args.small) for small, big in
                       zip(runs[f"grade-all {args.small} --jobs {jobs}"], runs[f"grade-all {args.copies} --jobs {jobs}"])]
             marginal = statistics.median(slopes)
+            cpu_slopes = [(big - small) / (args.copies - args.small) for small, big in
+                          zip(cpus[f"grade-all {args.small} --jobs {jobs}"], cpus[f"grade-all {args.copies} --jobs {jobs}"])]
+            marginal_cpu = statistics.median(cpu_slopes)
             out[f"marginal_jobs{jobs}_s"] = marginal
             out[f"marginal_jobs{jobs}_ratio"] = marginal / f
+            out[f"marginal_jobs{jobs}_cpu_s"] = marginal_cpu
             target = f" (target <= {TARGET_MARGINAL:g}x)" if jobs == 2 else ""
-            print(f"marginal student, grade-all --jobs {jobs}: {marginal:.2f} s = {marginal / f:.3f}x the floor{target}")
+            print(f"marginal student, grade-all --jobs {jobs}: {marginal:.2f} s = {marginal / f:.3f}x the floor{target}; "
+                  f"CPU {marginal_cpu:.2f} s = {marginal_cpu / cf:.3f}x the floor's CPU")
     if split:
         out["split"] = split
         t = split["total_s"]
