@@ -207,3 +207,76 @@ def test_falls_back_for_another_task_module(workdir, light):
     with Sandbox(workdir, "tests.sandbox_threaded_tasks", zygote=light) as sb:
         assert sb.run("echo", {}).ok
         assert "holds tests.sandbox_tasks" in _fresh_because(sb)
+
+
+# ------------------------------------------------------- the same scores as fresh children
+def _catalogue() -> dict[str, object]:
+    """Submission name -> how to write it into a folder: the staff's solution, every catalogued
+    mistake grafted into it, every alternative solution, every hostile case."""
+    from autograder.staff.mistakes import MISTAKES
+    from tests.test_alt_solutions import ALTERNATIVES
+    from tests.test_hostile import CASES, build_case
+    from tests.test_items_support import graft_alternative, graft_mistake, handout_text, make_submission, staff_text
+    from tests.test_mutants import FILES
+
+    def files(changed: dict[str, str]):
+        return lambda root: make_submission(root, changed)
+
+    out: dict[str, object] = {"staff": files({})}
+    for m in MISTAKES:
+        group, cls = m.item.split("/")
+        rel = FILES[group]
+        out[f"mutant-{group}-{m.key}"] = (lambda rel, cls, m: lambda root: make_submission(
+            root, {rel: graft_mistake(staff_text(rel), cls, m)}))(rel, cls, m)
+    for alt, rel in ALTERNATIVES:
+        out[f"alt-{alt}"] = (lambda alt, rel: lambda root: make_submission(
+            root, {rel: graft_alternative(handout_text(staff_text(rel)), alt)}))(alt, rel)
+    for case in CASES:
+        out[f"hostile-{case}"] = (lambda case: lambda root: build_case(case, make_submission(root), 9))(case)
+    return out
+
+
+CATALOGUE = _catalogue()
+QUICK = ["staff", next(n for n in CATALOGUE if n.startswith("mutant-vit-")), "hostile-forge_results"]
+CATALOGUE_LIMITS = Limits(item_wall_s=10, item_cpu_s=10, memory_mb=3072)
+
+
+def _items(name: str) -> list[str] | None:
+    """The items a submission's change can touch (all of them for the staff's solution)."""
+    from autograder.grading import ITEM_NAMES
+
+    group = {"mutant": lambda: name.split("-")[1], "alt": lambda: name.split("-")[1].split("_")[0],
+             "hostile": lambda: "vit"}.get(name.split("-")[0])
+    return None if group is None else [n for n in ITEM_NAMES if n.startswith(group() + "/")]
+
+
+def _scores(root: Path, zygote, items: list[str] | None) -> tuple[list[tuple], str]:
+    from autograder.grading import grade_code_items, load_rubric
+
+    with Sandbox(root, limits=CATALOGUE_LIMITS, zygote=zygote) as sb:
+        results = grade_code_items(root, sb, rubric=load_rubric(), items=items)
+        return [(r.name, r.score, r.max_score, r.status) for r in results], sb.protections[-1]
+
+
+def _same_scores_both_ways(name: str, tmp_path: Path) -> None:
+    from autograder.sandbox import warm_zygote
+
+    root = tmp_path / name
+    root.mkdir()
+    CATALOGUE[name](root)
+    warm, warm_note = _scores(root, warm_zygote(threads=CATALOGUE_LIMITS.threads), _items(name))
+    fresh, fresh_note = _scores(root, None, _items(name))
+    assert warm, name
+    assert warm_note.startswith(WARM) and "fresh Python" in fresh_note, (warm_note, fresh_note)
+    assert warm == fresh, f"{name}: scores differ between a warm and a fresh child"
+
+
+@pytest.mark.parametrize("name", QUICK)
+def test_scores_match_fresh_children(name, tmp_path):
+    _same_scores_both_ways(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in CATALOGUE if n not in QUICK])
+def test_scores_match_fresh_children_on_the_whole_catalogue(name, tmp_path):
+    _same_scores_both_ways(name, tmp_path)
