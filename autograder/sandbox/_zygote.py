@@ -46,6 +46,8 @@ def _enter_runner(cfg: dict) -> None:
         path = getattr(module, "__path__", None)
         if isinstance(path, list) and any(p.startswith(old + os.sep) for p in path):
             path[:] = [trusted + p[len(old):] if p.startswith(old + os.sep) else p for p in path]
+    if "numpy.random" in sys.modules:  # numpy seeds its global generator once, at import: not per child
+        sys.modules["numpy.random"].seed()  # (Python's random reseeds itself after a fork)
     # The command line a fresh runner has (``python -m autograder.sandbox._runner SOCK_FD CFG``).
     sys.argv[:] = [os.path.join(trusted, "autograder", "sandbox", "_runner.py"), str(cfg["sock_fd"]),
                    json.dumps(cfg["runner"])]
