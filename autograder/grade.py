@@ -320,6 +320,7 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
     protections: list[str] = []
     try:
         rubric = _CLASS.get("rubric") or load_rubric()
+        _compute_references()  # while the warm server may still be importing (a no-op once made)
         with Sandbox(workdir, limits=limits, privileged=privileged, zygote=zygote) as sb:
             protections = list(sb.protections)
             return list(grade_code_items(workdir, sb, rubric=rubric)), protections
@@ -477,23 +478,39 @@ def _preload(limits=None) -> None:
         except ImportError:
             pass
     try:
-        import torch
-
-        from autograder.grading import ITEM_NAMES, cases_for, load_rubric
-        from autograder.grading.reference import ITEMS
+        from autograder.grading import load_rubric
 
         _CLASS["rubric"] = load_rubric()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # as grade_code_items runs them: the same bits as a per-student reference
-        try:
-            for name in ITEM_NAMES:
-                cases_for(ITEMS[name])
-        finally:
-            torch.set_num_threads(threads)
-    except Exception:  # noqa: BLE001 - then each student's grading makes (and reports) them itself
+    except Exception:  # noqa: BLE001 - then each student's grading loads (and reports) it itself
         _CLASS.clear()
+    _compute_references()
     if zygote is not None:
         zygote.wait_ready()  # before forking workers: they inherit its state instead of each reading it
+
+
+def _compute_references() -> None:
+    """Every item's reference cases, made now (once per process) instead of item by item.
+
+    At one thread, as ``grade_code_items`` makes them (the same bits). A case that fails here is
+    left to its item, which reports the failure.
+    """
+    try:
+        import torch
+
+        from autograder.grading import ITEM_NAMES, cases_for
+        from autograder.grading.reference import ITEMS
+    except ImportError:
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in ITEM_NAMES:
+            try:
+                cases_for(ITEMS[name])
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _init_worker(threads: int) -> None:
