@@ -5,7 +5,7 @@ process (exec'd, so it shares no memory with the grader) with the child's scrubb
 only the public task code on ``sys.path``: it never reads staff files, and holds nothing a child may
 not see. Steps:
 
-1. import the preload modules (torch, numpy, timm, ...) and the task module; import only, so no
+1. import the preload modules (numpy, torch, ...) and the task module; import only, so no
    thread is started (``gc.freeze`` keeps the imported objects out of the collector, fewer pages copied);
    report ``ready`` (threads, address space, failed imports) on the control socket.
 2. for each request (a JSON boot configuration plus the child's socket, status pipe, console pipe and
