@@ -3,7 +3,9 @@
 ``Sandbox(workdir, task_module, limits)`` owns one child process at a time (started on demand and
 again after any crash, timeout or limit hit). ``run(task, payload)`` sends one request over a
 private socketpair and waits for the reply while watching wall time, CPU time and the child's
-life; the child's console output goes to a pipe that is only ever shown, never parsed.
+life; the child's console output goes to a pipe that is only ever shown, never parsed. With a warm
+server (``zygote.Zygote``) the boot process is forked from it instead of started as a fresh Python;
+everything after that (isolation, limits, the exchange) is the same.
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.sandbox import channel
+
+if TYPE_CHECKING:
+    from autograder.sandbox.zygote import Zygote
 
 _BOOT = Path(__file__).with_name("_boot.py")
 _SETUP_FAILED = 121
@@ -358,7 +363,8 @@ class Sandbox:
 
     def __init__(self, workdir: str | os.PathLike, task_module: str = "autograder.tasks",
                  limits: Limits | None = None, privileged: bool | None = None, *,
-                 trusted_modules: tuple[str, ...] = (), mode: str | None = None, zygote=None) -> None:
+                 trusted_modules: tuple[str, ...] = (), mode: str | None = None,
+                 zygote: Zygote | None = None) -> None:
         self.workdir = Path(workdir)
         if not self.workdir.is_dir():
             raise ValueError(f"workdir {str(self.workdir)!r} is not a directory; pass the assembled submission folder")
@@ -590,8 +596,9 @@ class Sandbox:
             except ZygoteUnavailable as e:
                 why = str(e)
             else:
-                loaded = ", ".join([*(m for m in self._zygote.preload if m not in self._zygote.info.get("failed", {})),
-                                    self.task_module])
+                failed = self._zygote.info.get("failed", {})
+                loaded = ", ".join(dict.fromkeys([*(m.split(".")[0] for m in self._zygote.preload if m not in failed),
+                                                  self.task_module]))
                 self._start_note = (
                     "warm start: the child was forked from a server process started for this grading run (a "
                     f"fresh Python with the child's scrubbed environment that imported only public code: {loaded}; "
