@@ -310,10 +310,12 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
         privileged: the sandbox mode (None: full sandbox when root).
     """
     try:
-        from autograder.sandbox import Limits, Sandbox, warm_zygote
+        from autograder.sandbox import Limits, Sandbox
 
         limits = limits or Limits()
-        zygote = warm_zygote(threads=limits.threads)  # imports in the background while this process does
+        # A class (grade-all) forks every child from one warm server; one submission starts a fresh
+        # child: the server's up-front imports cost more than they save for a single child (bench_grade).
+        zygote = _CLASS.get("zygote")
         from autograder.grading import grade_code_items, load_rubric
     except ImportError:
         return _code_item_fallback("the code items (grading modules missing)"), []
@@ -451,7 +453,7 @@ def find_students(folder: Path) -> dict[str, Path]:
     return students
 
 
-_CLASS: dict = {}  # what every student of a grade-all run shares, made once by _preload (the code rubric)
+_CLASS: dict = {}  # what every student of a grade-all run shares, made once by _preload (rubric, warm server)
 
 
 def _preload(limits=None) -> None:
@@ -483,6 +485,7 @@ def _preload(limits=None) -> None:
         _CLASS["rubric"] = load_rubric()
     except Exception:  # noqa: BLE001 - then each student's grading loads (and reports) it itself
         _CLASS.clear()
+    _CLASS["zygote"] = zygote
     _compute_references()
     if zygote is not None:
         zygote.wait_ready()  # before forking workers: they inherit its state instead of each reading it
