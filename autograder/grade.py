@@ -107,14 +107,20 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
         privileged: the sandbox mode (None: full sandbox when root).
     """
     try:
-        from autograder.grading import grade_code_items, load_rubric
         from autograder.sandbox import Limits, Sandbox
+
+        limits = limits or Limits()
+        # A class (grade-all) forks every child from one warm server; one submission starts a fresh
+        # child: the server's up-front imports cost more than they save for a single child (bench_grade).
+        zygote = _CLASS.get("zygote")
+        from autograder.grading import grade_code_items, load_rubric
     except ImportError:
         return _code_item_fallback("the code items (grading modules missing)"), []
     protections: list[str] = []
     try:
-        rubric = load_rubric()
-        with Sandbox(workdir, limits=limits or Limits(), privileged=privileged) as sb:
+        rubric = _CLASS.get("rubric") or load_rubric()
+        _compute_references()  # while the warm server may still be importing (a no-op once made)
+        with Sandbox(workdir, limits=limits, privileged=privileged, zygote=zygote) as sb:
             protections = list(sb.protections)
             return list(grade_code_items(workdir, sb, rubric=rubric)), protections
     except Exception:
@@ -348,13 +354,67 @@ def grade_submission(
 # A whole class
 # --------------------------------------------------------------------------------------------
 
-def _preload() -> None:
-    """Import the grading stack (torch, timm, the items, the sandbox) before the workers fork."""
+_CLASS: dict = {}  # what every student of a grade-all run shares, made once by _preload (rubric, warm server)
+
+
+def _preload(limits=None) -> None:
+    """Everything a class shares, made once per ``grade-all`` run before any student is graded.
+
+    Starts the warm sandbox server first (it imports torch & co. while this process does), imports
+    the grading stack, loads the code rubric and computes every item's reference cases (seeded
+    inputs, weights, reference outputs and gradients), then waits for the warm server. Forked
+    workers inherit all of it, and every student's child forks from the one warm server.
+
+    Args:
+        limits: the run's sandbox limits (the warm server's thread count follows them).
+    """
+    zygote = None
+    try:
+        from autograder.sandbox import Limits, warm_zygote
+
+        zygote = warm_zygote(threads=(limits or Limits()).threads)
+    except ImportError:
+        pass
     for name in ("torch", "timm", "autograder.grading", "autograder.sandbox", "autograder.worksheet", "autograder.kaggle"):
         try:
             __import__(name)
         except ImportError:
             pass
+    try:
+        from autograder.grading import load_rubric
+
+        _CLASS["rubric"] = load_rubric()
+    except Exception:  # noqa: BLE001 - then each student's grading loads (and reports) it itself
+        _CLASS.clear()
+    _CLASS["zygote"] = zygote
+    _compute_references()
+    if zygote is not None:
+        zygote.wait_ready()  # before forking workers: they inherit its state instead of each reading it
+
+
+def _compute_references() -> None:
+    """Every item's reference cases, made now (once per process) instead of item by item.
+
+    At one thread, as ``grade_code_items`` makes them (the same bits). A case that fails here is
+    left to its item, which reports the failure.
+    """
+    try:
+        import torch
+
+        from autograder.grading import ITEM_NAMES, cases_for
+        from autograder.grading.reference import ITEMS
+    except ImportError:
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in ITEM_NAMES:
+            try:
+                cases_for(ITEMS[name])
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _init_worker(threads: int) -> None:
@@ -490,16 +550,33 @@ def grade_all(
     out.mkdir(parents=True, exist_ok=True)
     handout = Path(handout) if handout else cached_handout(repo)  # built once per version of the staff files, shared by every job
     work = [(n, p, out / f"{n}.json", repo, handout, limits, privileged) for n, p in students.items()]
-    results: dict[str, dict] = {}
     bar = tqdm(total=len(work), desc="grading", unit="student", disable=not progress)
+    _preload(limits)  # once for the class: imports, rubric, reference cases, the warm sandbox server
+    try:
+        results = _grade_class(work, jobs, bar)
+    finally:
+        _CLASS.clear()
+    bar.close()
+    write_gradebook(results, out / "gradebook.csv")
+    if nbgrader_db:
+        cleared = write_nbgrader_gradebook(results, nbgrader_db, assignment)
+        if cleared:
+            print(f"note: {cleared} TA score(s) from an earlier worksheet-merge were replaced by this run's automatic "
+                  f"scores in gradebook.csv, the results and {nbgrader_db}; run worksheet-merge with the TA sheet "
+                  f"again to restore them", file=sys.stderr)
+    return results
+
+
+def _grade_class(work: list[tuple], jobs: int, bar) -> dict[str, dict]:
+    """Student name -> results, graded in this process (``jobs`` 1) or in a pool of forked workers."""
+    results: dict[str, dict] = {}
     if jobs <= 1:
         for item in work:
             name, data = _grade_one(item)
             results[name] = data
             bar.update()
     else:
-        _preload()  # import torch & co. once here; the forked workers share it instead of each importing
-        ctx = multiprocessing.get_context("fork")  # workers inherit the imports; no __main__ re-run
+        ctx = multiprocessing.get_context("fork")  # workers inherit the imports and references; no __main__ re-run
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                  initargs=(threads,)) as pool:
@@ -513,14 +590,6 @@ def grade_all(
                     data = write_results(str(item[2]), [_grader_error("grader", name)], "The grader failed on this submission.")
                 results[name] = data
                 bar.update()
-    bar.close()
-    write_gradebook(results, out / "gradebook.csv")
-    if nbgrader_db:
-        cleared = write_nbgrader_gradebook(results, nbgrader_db, assignment)
-        if cleared:
-            print(f"note: {cleared} TA score(s) from an earlier worksheet-merge were replaced by this run's automatic "
-                  f"scores in gradebook.csv, the results and {nbgrader_db}; run worksheet-merge with the TA sheet "
-                  f"again to restore them", file=sys.stderr)
     return results
 
 

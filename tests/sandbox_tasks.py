@@ -131,6 +131,55 @@ def forward(p: dict) -> dict:
         return {"logits": model(p["x"])}
 
 
+_PLUS_ONE = bytes((b + 1) % 256 for b in range(256))  # a translate table: every byte plus one
+_MINUS_ONE = bytes((b - 1) % 256 for b in range(256))
+
+
+def find_in_own_memory(shifted: bytes) -> list[str]:
+    """The regions of this process's memory that hold the text whose bytes, each plus one, are ``shifted``.
+
+    Only the shifted form is ever in this process (and a shifted chunk of memory holds it only where
+    the memory held the text itself), so searching cannot plant what it looks for. Read through
+    ``/proc/self/maps`` and ``/proc/self/mem``: every readable region except read-only file mappings
+    (library code and constants, the same public files for everyone).
+    """
+    import ctypes
+
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/mem is ours to read after a uid drop
+    hits, n = [], len(shifted)
+    with open("/proc/self/maps") as f:
+        regions = f.read().splitlines()
+    with open("/proc/self/mem", "rb", buffering=0) as mem:
+        for line in regions:
+            parts = line.split()
+            path = parts[5] if len(parts) > 5 else ""
+            perms = parts[1]
+            if perms[0] != "r" or path.startswith("[v") or (path.startswith("/") and "w" not in perms):
+                continue
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            tail, pos = b"", start
+            while pos < end:
+                size = min(4 << 20, end - pos)
+                try:
+                    mem.seek(pos)
+                    chunk = mem.read(size)
+                except OSError:
+                    break
+                buf = tail + chunk.translate(_PLUS_ONE)
+                if shifted in buf:
+                    hits.append(f"{parts[0]} {perms} {path}")
+                    break
+                tail, pos = buf[-(n - 1):], pos + size
+    return hits
+
+
+def scan_memory(p: dict) -> dict:
+    """Search this child's memory for a secret (sent shifted) and for a control text it holds itself."""
+    control = bytes.fromhex(p["control"]).translate(_MINUS_ONE)  # now in memory: the search must find it
+    return {"secret": find_in_own_memory(bytes.fromhex(p["secret"])),
+            "control": find_in_own_memory(control.translate(_PLUS_ONE)), "pid": os.getpid()}
+
+
 TASKS = {"echo": echo, "double": double, "spin": spin, "sleep": sleep, "alloc": alloc, "fork": fork,
          "write": write, "shout": shout, "exit": exit_, "boom": boom, "unsendable": unsendable,
-         "probe": probe, "forward": forward, "big": big, "garble": garble}
+         "probe": probe, "forward": forward, "big": big, "garble": garble, "scan_memory": scan_memory}

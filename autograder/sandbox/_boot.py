@@ -10,6 +10,10 @@ Standard library only (no site-packages are imported before the isolation is in 
    code read-only; private /tmp, /dev/shm, a few /dev nodes and a fresh /proc), ``pivot_root``
    into it, set rlimits, drop uid/gid or capabilities, ``no_new_privs``, exec the runner.
 
+The warm start (``_zygote.py``) runs the same two steps in a process forked from a server that has
+already imported the grading stack; only the last step differs: instead of exec'ing a fresh Python,
+the isolated child calls the runner it already holds (``run(cfg, enter=...)``).
+
 Exit codes of the child before the runner starts: 121 = isolation setup failed (the grader falls
 back to a weaker mode), anything else comes from the runner.
 """
@@ -177,7 +181,15 @@ def _prebind(cfg: dict) -> None:
     cfg["ro_binds"] = binds
 
 
-def _child(cfg: dict) -> None:
+def _exec_runner(cfg: dict) -> None:
+    """The fresh start: replace this (isolated) process by a new Python running the child runner."""
+    os.set_inheritable(cfg["sock_fd"], True)
+    argv = [cfg["python"], "-P", "-s", "-B", "-m", "autograder.sandbox._runner", str(cfg["sock_fd"]),
+            json.dumps(cfg["runner"])]
+    os.execve(cfg["python"], argv, cfg["env"])
+
+
+def _child(cfg: dict, enter) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     mode = cfg["mode"]
     try:
@@ -205,14 +217,17 @@ def _child(cfg: dict) -> None:
                 os.close(fd)
             except OSError:
                 pass
-    os.set_inheritable(cfg["sock_fd"], True)
-    argv = [cfg["python"], "-P", "-s", "-B", "-m", "autograder.sandbox._runner", str(cfg["sock_fd"]),
-            json.dumps(cfg["runner"])]
-    os.execve(cfg["python"], argv, cfg["env"])
+    enter(cfg)
 
 
-def main() -> None:
-    cfg = json.loads(sys.argv[1])
+def run(cfg: dict, enter=_exec_runner) -> None:
+    """Boot: report on the status pipe, isolate, fork the child that calls ``enter(cfg)``; never returns.
+
+    Args:
+        cfg: the grader's boot configuration (``Sandbox._boot_config``).
+        enter: what the isolated child runs last, with every protection in place (default: exec
+            a fresh Python running the child runner).
+    """
     status = os.fdopen(cfg["status_fd"], "w", buffering=1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != cfg["parent_pid"]:
@@ -242,12 +257,16 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
         status.close()
-        _child(cfg)
+        _child(cfg, enter)
     os.close(cfg["sock_fd"])
     report(event="started", pid=pid, mode=cfg["mode"])
     _, wstatus = os.waitpid(pid, 0)
     report(event="exit", code=os.waitstatus_to_exitcode(wstatus))
     os._exit(0)
+
+
+def main() -> None:
+    run(json.loads(sys.argv[1]))
 
 
 if __name__ == "__main__":

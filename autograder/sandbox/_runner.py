@@ -100,8 +100,18 @@ def _limit_cpu(item_cpu_s: float) -> None:
 
 
 def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    cfg = json.loads(sys.argv[2])
+    """Entry point of a fresh child: ``SOCK_FD CFG`` on the command line."""
+    serve(socket.socket(fileno=int(sys.argv[1])), json.loads(sys.argv[2]))
+
+
+def serve(sock: socket.socket, cfg: dict) -> None:
+    """Answer task requests on ``sock`` until the grader closes it.
+
+    Args:
+        sock: the child's end of the grader's socketpair.
+        cfg: ``task_module``, ``work`` (the submission's folder), ``item_cpu_s``, ``message_bytes``,
+            ``marker`` (the end-of-item line written to the console).
+    """
     max_bytes = cfg["message_bytes"]
     sys.path.append(cfg["work"])  # after site-packages: the submission cannot shadow torch & co.
     in_pid_ns = os.getpid() == 1

@@ -3,7 +3,9 @@
 ``Sandbox(workdir, task_module, limits)`` owns one child process at a time (started on demand and
 again after any crash, timeout or limit hit). ``run(task, payload)`` sends one request over a
 private socketpair and waits for the reply while watching wall time, CPU time and the child's
-life; the child's console output goes to a pipe that is only ever shown, never parsed.
+life; the child's console output goes to a pipe that is only ever shown, never parsed. With a warm
+server (``zygote.Zygote``) the boot process is forked from it instead of started as a fresh Python;
+everything after that (isolation, limits, the exchange) is the same.
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.sandbox import channel
+
+if TYPE_CHECKING:
+    from autograder.sandbox.zygote import Zygote
 
 _BOOT = Path(__file__).with_name("_boot.py")
 _SETUP_FAILED = 121
@@ -151,6 +156,21 @@ def _protections(mode: str, limits: Limits, uid: int | None) -> list[str]:
         who = f"unprivileged uid {uid}" if uid is not None else "the grader's own uid"
         ns.append(f"user namespace mapped to {who}; all capabilities dropped, no_new_privs")
     return ns + common
+
+
+def _child_env(trusted: str, tmp: str, threads: int) -> dict[str, str]:
+    """The child's whole environment (nothing of the grader's): paths, locale, threads, no GPU."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "USER": "student",
+        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONPATH": trusted,
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
+        "PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "2", "CUDA_VISIBLE_DEVICES": "",
+        "WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{tmp}/.mpl",
+        "XDG_CACHE_HOME": f"{tmp}/.cache", "TORCH_HOME": f"{tmp}/.torch", "HF_HUB_OFFLINE": "1",
+        **{k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")},
+    }
 
 
 def _copy_trusted(modules: list[str], dest: Path) -> None:
@@ -336,11 +356,15 @@ class Sandbox:
             ordinary user's sandbox even as root (root first becomes uid 65534: tests use this).
         trusted_modules: more public modules the task module imports (copied into the child's tree).
         mode: force one isolation mode (``root``, ``userns`` or ``plain``); for tests.
+        zygote: a warm server (``autograder.sandbox.zygote.Zygote``) to fork the child from; None: a
+            fresh Python. Where the warm start is not possible the child starts fresh, and
+            ``protections`` says why.
     """
 
     def __init__(self, workdir: str | os.PathLike, task_module: str = "autograder.tasks",
                  limits: Limits | None = None, privileged: bool | None = None, *,
-                 trusted_modules: tuple[str, ...] = (), mode: str | None = None) -> None:
+                 trusted_modules: tuple[str, ...] = (), mode: str | None = None,
+                 zygote: Zygote | None = None) -> None:
         self.workdir = Path(workdir)
         if not self.workdir.is_dir():
             raise ValueError(f"workdir {str(self.workdir)!r} is not a directory; pass the assembled submission folder")
@@ -368,6 +392,9 @@ class Sandbox:
         self._oom = False
         self._old_nonces: set[str] = set()
         self.startup_output = ""
+        self._trusted_modules = tuple(trusted_modules)
+        self._zygote = zygote
+        self._start_note = ""
         try:
             self._stage_files([task_module, *trusted_modules])
         except BaseException:
@@ -389,6 +416,7 @@ class Sandbox:
         if self._cgroup is not None:
             out.insert(-5, f"cgroup v{self._cgroup.version}: {self.limits.memory_mb} MB of memory and "
                            f"{self.limits.nproc} processes for the child and everything it starts together")
+        out.append(self._start_note)
         return out
 
     @property
@@ -457,17 +485,7 @@ class Sandbox:
         work = str(self._stage / "work") if plain else _WORK_DST
         trusted = str(self._stage / "trusted") if plain else _TRUSTED_DST
         tmp = str(self._stage / "tmp") if plain else "/tmp"
-        venv_bin = str(Path(sys.executable).parent)
-        env = {
-            "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "USER": "student",
-            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONPATH": trusted,
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
-            "PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "2", "CUDA_VISIBLE_DEVICES": "",
-            "WANDB_MODE": "disabled", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{tmp}/.mpl",
-            "XDG_CACHE_HOME": f"{tmp}/.cache", "TORCH_HOME": f"{tmp}/.torch", "HF_HUB_OFFLINE": "1",
-            **{k: str(lim.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")},
-        }
+        env = _child_env(trusted, tmp, lim.threads)
         uid = self._uid
         # Root enters a user namespace as an unprivileged uid (dropped before unshare).
         as_user = uid if mode == "userns" else None
@@ -493,7 +511,8 @@ class Sandbox:
                         "RLIMIT_NPROC": lim.nproc, "RLIMIT_FSIZE": lim.fsize_mb << 20, "RLIMIT_CORE": 0,
                         "RLIMIT_NOFILE": lim.nofile},
             "python": sys.executable, "env": env,
-            "runner": {"task_module": self.task_module, "work": work, "item_cpu_s": lim.item_cpu_s,
+            "stage": str(self._stage),
+            "runner": {"task_module": self.task_module, "work": work, "trusted": trusted, "item_cpu_s": lim.item_cpu_s,
                        "message_bytes": lim.message_mb << 20, "marker": _MARKER, "threads": lim.threads},
         }
 
@@ -527,10 +546,12 @@ class Sandbox:
         status_r, status_w = os.pipe()
         cfg = self._boot_config(mode, child_sock.fileno(), status_w)
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(_BOOT), json.dumps(cfg)], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(child_sock.fileno(), status_w),
-                cwd=self._stage, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+            self._proc = self._warm_boot(cfg, child_sock.fileno(), status_w)
+            if self._proc is None:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", str(_BOOT), json.dumps(cfg)], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(child_sock.fileno(), status_w),
+                    cwd=self._stage, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
         finally:
             child_sock.close()
             os.close(status_w)
@@ -551,14 +572,48 @@ class Sandbox:
         self._out_dropped = 0
         self._scan = b""
         self._mode = mode
-        messages, why = self._wait(time.monotonic() + self.limits.startup_s, None, None, want_ready=True)
+        deadline = time.monotonic() + self.limits.startup_s
+        messages, why = self._wait(deadline, None, None, want_ready=True)
         self.startup_output = self._take_output()
-        if messages:
+        if messages and self._await_started(deadline):
             return True, ""
         self._stop()
         if self._exit_code == _SETUP_FAILED:
             return False, f"setup: {self.startup_output.strip()[-2000:] or why}"
         return False, f"{why}\n{self.startup_output.strip()[-4000:]}"
+
+    def _warm_boot(self, cfg: dict, sock_fd: int, status_fd: int):
+        """A boot forked from the warm server, or None (then a fresh Python); sets the start note."""
+        if self._zygote is None:
+            self._start_note = "the child started as a fresh Python process"
+            return None
+        from autograder.sandbox.zygote import ZygoteUnavailable
+
+        why = self._zygote.unusable_for(self.task_module, self._trusted_modules, self.limits)
+        if why is None:
+            try:
+                boot = self._zygote.spawn(cfg, sock_fd, status_fd, timeout=self.limits.startup_s)
+            except ZygoteUnavailable as e:
+                why = str(e)
+            else:
+                failed = self._zygote.info.get("failed", {})
+                loaded = ", ".join(dict.fromkeys([*(m.split(".")[0] for m in self._zygote.preload if m not in failed),
+                                                  self.task_module]))
+                self._start_note = (
+                    "warm start: the child was forked from a server process started for this grading run (a "
+                    f"fresh Python with the child's scrubbed environment that imported only public code: {loaded}; "
+                    "it never reads staff files and holds no grader data), then entered every protection above "
+                    "before any of your code ran")
+                return boot
+        self._start_note = f"the child started as a fresh Python process (no warm start: {why})"
+        return None
+
+    def _await_started(self, deadline: float) -> bool:
+        """Wait for boot's ``started`` report: the child is in its cgroup before any task is sent."""
+        while self._child_pid is None and self._exit_code is None and time.monotonic() < deadline:
+            select.select([self._status_r], [], [], 0.05)
+            self._poll_status()
+        return self._child_pid is not None
 
     def _stop(self) -> None:
         """Kill the child (its whole PID namespace or process tree) and reap boot."""
