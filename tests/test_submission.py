@@ -148,9 +148,10 @@ def test_one_worksheet_choice_for_every_command(tmp_path, staff_text, blank_text
     import csv
 
     rows = list(csv.DictReader(open(tmp_path / "ta.csv", encoding="utf-8-sig")))
-    free = [q for q, k in key.items() if k.kind == "free"]
+    to_ta = [q for q, k in key.items()
+             if k.kind == "free" or (k.kind == "short" and not k.spec.get("final_when_confident"))]
     expect_answered = layout == "with code"
-    assert {r["question"] for r in rows if r["answer"]} == (set(free) if expect_answered else set())
+    assert {r["question"] for r in rows if r["answer"]} == (set(to_ta) if expect_answered else set())
 
 
 def test_pdf_and_bmp_links_score_the_same_under_worksheet_and_grade(tmp_path, staff_text, key, fake_code):
