@@ -62,8 +62,11 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
         return [f"your code raised an error:\n{got['error']}"]
     if "param_count" in expected:
         n, want = got.get("param_count"), expected["param_count"]
-        return [] if n == want else [f"parameter count: {want:,} expected, got {n:,}" if isinstance(n, int)
-                                     else "parameter count: could not be counted"]
+        # The expected count is never printed: it answers a worksheet question (q3.4), and the
+        # feedback reaches students before the deadline (`check`, Gradescope resubmissions).
+        return [] if n == want else [f"parameter count: yours is {n:,}, which is not the reference's count (the "
+                                     f"layer table in the docstring fixes every weight and bias)"
+                                     if isinstance(n, int) else "parameter count: could not be counted"]
     if "param_shapes" in got:  # the layers do not line up with the reference's
         return [shape_mismatch(expected, got)]
     if "ambiguous" in got:
