@@ -123,3 +123,18 @@ def test_models_work_with_a_students_int_only_vit(tmp_path):
                           text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ok HybridPatchEmbed" in proc.stdout
+
+
+def test_pretrained_resize_needs_only_the_contracts_num_patches():
+    """A student's PatchEmbed promises ``.proj`` and ``.num_patches`` (DESIGN.md §4), not the
+    skeleton's ``grid_size``: fine-tuning at another image size must still resize the position table."""
+    from models.vit import VisionTransformer
+    from models.vit_zoo import adapt_state_dict
+
+    dims = dict(patch_size=8, num_classes=3, embed_dim=16, depth=1, num_heads=2, mlp_dim=32)
+    src = VisionTransformer(img_size=32, **dims).state_dict()
+    model = VisionTransformer(img_size=48, **dims)
+    del model.patch_embed.grid_size  # a student's constructor need not set it
+    state, info = adapt_state_dict(src, model)
+    assert state["encoder.pos_embed.pos_embedding"].shape == (1, 1 + 36, 16)
+    assert info["pos_resized"] == ((1, 17, 16), (1, 37, 16))
