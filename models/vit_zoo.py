@@ -239,6 +239,15 @@ def _check_plain_attention(module: MultiHeadSelfAttention) -> None:
 
     The fused path replaces a working ``MultiHeadSelfAttention``; it is no substitute for one.
     """
+    needs = {"num_heads": int, "attn_drop": nn.Dropout, "proj_drop": nn.Module, "qkv": nn.Linear, "proj": nn.Linear}
+    missing = [f"self.{name}" for name, kind in needs.items() if not isinstance(getattr(module, name, None), kind)]
+    if missing:
+        raise FusedAttentionError(
+            f"MODEL.VIT.FUSED_ATTN True runs on the skeleton's MultiHeadSelfAttention attributes, and yours "
+            f"(models/vit.py) lacks {', '.join(missing)}: keep the skeleton's __init__ (self.num_heads, "
+            f"self.qkv, self.attn_drop = nn.Dropout(...), self.proj, self.proj_drop), or leave "
+            f"MODEL.VIT.FUSED_ATTN False (your own forward is used then)."
+        )
     weight = module.qkv.weight
     if weight.is_meta:
         return  # nothing to run on the meta device

@@ -138,3 +138,18 @@ def test_pretrained_resize_needs_only_the_contracts_num_patches():
     state, info = adapt_state_dict(src, model)
     assert state["encoder.pos_embed.pos_embedding"].shape == (1, 1 + 36, 16)
     assert info["pos_resized"] == ((1, 17, 16), (1, 37, 16))
+
+
+def test_fused_attention_refuses_a_students_renamed_attributes_in_one_line(monkeypatch):
+    """The fused path reads the skeleton's ``num_heads``/``attn_drop``/``proj_drop``, which the
+    contract does not fix: a student's own constructor without them gets a FusedAttentionError
+    (one ``main.py: error:`` line), not an AttributeError from deep inside the first training step."""
+    import main
+
+    m = MultiHeadSelfAttention(8, 2)
+    m.heads = m.__dict__.pop("num_heads")  # a student's own names
+    m._modules["adrop"] = m._modules.pop("attn_drop")
+    with pytest.raises(FusedAttentionError, match=r"lacks self\.num_heads, self\.attn_drop"):
+        set_fused_attention(m, True)
+    assert type(m) is MultiHeadSelfAttention
+    assert issubclass(FusedAttentionError, main.USER_ERRORS)
