@@ -278,3 +278,15 @@ def test_student_classes_are_built_only_with_the_contracts_argument_types():
             h, w = case.payload["inputs"][0].shape[-2:]
             non_square += h != w
     assert non_square >= 2  # PatchEmbed's 12x20 and 9x6 images
+
+
+def test_dropout_active_in_eval_mode_is_named_not_just_an_output_error(tmp_path):
+    """F.dropout without training=self.training: the output differs from the reference (whose dropout
+    is off in eval mode), and the feedback says why instead of only giving the max error."""
+    text = staff_text("models/alexnet.py").replace(
+        "return self.classifier(torch.flatten(x, 1))",
+        "return self.classifier(torch.nn.functional.dropout(torch.flatten(x, 1), 0.5))")
+    res = grade(make_submission(tmp_path, {"models/alexnet.py": text}), items=["alexnet/AlexNet"])[0]
+    assert res.score < res.max_score
+    assert "two runs in eval mode gave different outputs" in res.output
+    assert "training=self.training" in res.output

@@ -74,15 +74,17 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
     if got.get("out") is None:
         return [f"forward returned {got.get('out_type', 'nothing')}, expected a tensor"]
     problems = compare_tensor("output", got["out"], expected["out"], rtol, atol)
-    if problems:
-        return problems
+    # Randomness in eval mode first: it is why the output is off (the reference's dropout is off),
+    # and the max error alone would not say so.
     for i, again in enumerate(got.get("repeats", [])):
         if again is None or not torch.equal(again, got["out"]):
             diff = (again - got["out"]).abs().max().item() if isinstance(again, torch.Tensor) and \
                 again.shape == got["out"].shape else float("nan")
             return [f"two runs in eval mode gave different outputs (max difference {_fmt(diff)}): something random "
                     f"is active in eval mode, e.g. dropout that ignores self.training (F.dropout needs "
-                    f"training=self.training; an nn.Dropout module handles it)"]
+                    f"training=self.training; an nn.Dropout module handles it)"] + problems
+    if problems:
+        return problems
     if expected.get("order") and got.get("order") is not None:
         problems += _check_order(expected["order"], got["order"])
     if "in_grads" not in got:
