@@ -41,12 +41,12 @@ from engine.resume import (TrainingInterrupted, TrainState, check_resume, load_w
 from engine.run_log import RunRecorder, make_logger
 from engine.submission import write_submission
 from models.build import build_model
-from models.vit_zoo import PretrainedWeightsError
+from models.vit_zoo import FusedAttentionError, PretrainedWeightsError
 
 # Mistakes in what the user asked for (config, data path, names, weights, checkpoint): the CLI
 # prints their message, which names the value and the fix, without a traceback.
 USER_ERRORS = (ConfigError, DatasetError, UnknownNameError, PretrainedWeightsError, CheckpointNotFoundError,
-               CheckpointMismatchError)
+               CheckpointMismatchError, FusedAttentionError)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

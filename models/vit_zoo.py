@@ -239,6 +239,15 @@ def _check_plain_attention(module: MultiHeadSelfAttention) -> None:
 
     The fused path replaces a working ``MultiHeadSelfAttention``; it is no substitute for one.
     """
+    needs = {"num_heads": int, "attn_drop": nn.Dropout, "proj_drop": nn.Module, "qkv": nn.Linear, "proj": nn.Linear}
+    missing = [f"self.{name}" for name, kind in needs.items() if not isinstance(getattr(module, name, None), kind)]
+    if missing:
+        raise FusedAttentionError(
+            f"MODEL.VIT.FUSED_ATTN True runs on the skeleton's MultiHeadSelfAttention attributes, and yours "
+            f"(models/vit.py) lacks {', '.join(missing)}: keep the skeleton's __init__ (self.num_heads, "
+            f"self.qkv, self.attn_drop = nn.Dropout(...), self.proj, self.proj_drop), or leave "
+            f"MODEL.VIT.FUSED_ATTN False (your own forward is used then)."
+        )
     weight = module.qkv.weight
     if weight.is_meta:
         return  # nothing to run on the meta device
@@ -416,13 +425,28 @@ def resize_pos_embed(pos: torch.Tensor, new_grid: tuple[int, int], num_prefix_to
     return torch.cat([pos[:, :num_prefix_tokens], resized[:, num_prefix_tokens:].to(pos.dtype)], dim=1)
 
 
+def _token_grid(patch_embed: nn.Module) -> tuple[int, int]:
+    """The patch grid (rows, columns) of a ``PatchEmbed``: its ``grid_size`` when it has one (the
+    skeleton's constructor sets it), else from ``num_patches``, the only size DESIGN.md §4 promises of
+    a student's constructor (which takes an int side, so the grid is square)."""
+    grid = getattr(patch_embed, "grid_size", None)
+    if grid is not None:
+        return tuple(int(g) for g in grid)
+    n = int(patch_embed.num_patches)
+    side = math.isqrt(n)
+    if side * side != n:
+        raise ValueError(f"PatchEmbed has {n} patches and no grid_size: cannot tell its grid's rows and columns "
+                         f"to resize the position embedding; set self.grid_size = (rows, columns) in its __init__")
+    return side, side
+
+
 def adapt_state_dict(state: dict, model: nn.Module) -> tuple[dict, dict]:
     """Fits a (converted) state dict to ``model``: a zero head when the class count differs
     (as in the paper's fine-tuning) and a resized position table when the grid differs.
 
     Args:
         state: parameter names (ours) -> tensors.
-        model: the model the weights go into (``patch_embed.grid_size``, ``head``).
+        model: the model the weights go into (its patch grid and ``head``).
 
     Returns:
         The adapted state dict and a summary {"head_reset": bool, "pos_resized": (old, new) or None}.
@@ -437,7 +461,7 @@ def adapt_state_dict(state: dict, model: nn.Module) -> tuple[dict, dict]:
         info["head_reset"] = True
     if POS_KEY in state and POS_KEY in own and state[POS_KEY].shape != own[POS_KEY].shape:
         old = state[POS_KEY]
-        state[POS_KEY] = resize_pos_embed(old, tuple(model.patch_embed.grid_size))
+        state[POS_KEY] = resize_pos_embed(old, _token_grid(model.patch_embed))
         info["pos_resized"] = (tuple(old.shape), tuple(state[POS_KEY].shape))
     return state, info
 

@@ -394,3 +394,30 @@ def test_code_items_crash_gives_one_zero_per_rubric_item(tmp_path, monkeypatch):
     items = grading.load_rubric()["items"]
     assert [t.name for t in tests] == list(items) and protections == ["fake"]
     assert all(t.score == 0 and t.max_score == items[t.name]["points"] and "grading bug" in t.output for t in tests)
+
+
+def test_assemble_copies_only_what_the_release_ships(tmp_path):
+    """`grade --handout DIR` with a handout someone worked in: its .venv (here a link, as when a TA
+    links a shared one; `make test` makes a real one), runs and caches are not copied per student
+    (a linked venv made one grade take minutes)."""
+    import shutil
+
+    handout = tmp_path / "handout"
+    shutil.copytree(shared_handout(), handout, symlinks=True)
+    venv = tmp_path / "shared-venv"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "lib" / "big.so").write_bytes(b"\0" * 1024)
+    (handout / ".venv").symlink_to(venv, target_is_directory=True)
+    (handout / "output" / "run").mkdir(parents=True)
+    (handout / "output" / "run" / "submission.csv").write_text("Id,Category\n0,1\n")
+    (handout / "models" / "__pycache__").mkdir()
+    (handout / "models" / "__pycache__" / "vit.cpython-311.pyc").write_bytes(b"x")
+    sub = tmp_path / "sub"
+    (sub / "models").mkdir(parents=True)
+    (sub / "models" / "vit.py").write_text("# mine\n")
+    a = assemble(sub, handout, tmp_path / "work")
+    assert not (a.workdir / ".venv").exists() and not (a.workdir / ".venv").is_symlink()
+    assert not (a.workdir / "output").exists()
+    assert not (a.workdir / "models" / "__pycache__").exists()
+    assert (a.workdir / "models" / "vit.py").read_text() == "# mine\n"
+    assert (a.workdir / "main.py").read_bytes() == (handout / "main.py").read_bytes()

@@ -104,7 +104,8 @@ def test_alexnet_layer_mismatch_lists_expected_shapes(tmp_path):
     assert "(in any order)" in res.output
     assert "missing (no layer of yours has them): [[192], [192, 64, 5, 5], [384, 192, 3, 3]]" in res.output
     assert "not in the reference: [[190], [190, 64, 5, 5], [384, 190, 3, 3]]" in res.output
-    assert "parameter count: 57,823,240 expected" in res.output
+    assert "parameter count: yours is 57,813,126, which is not the reference's count" in res.output
+    assert not any(spelling in res.output for spelling in ("57,823,240", "57823240", "57.8"))  # q3.4's answer
 
 
 def test_timeout_or_limit_costs_the_item_with_the_limit_named(staff_dir):
@@ -277,3 +278,15 @@ def test_student_classes_are_built_only_with_the_contracts_argument_types():
             h, w = case.payload["inputs"][0].shape[-2:]
             non_square += h != w
     assert non_square >= 2  # PatchEmbed's 12x20 and 9x6 images
+
+
+def test_dropout_active_in_eval_mode_is_named_not_just_an_output_error(tmp_path):
+    """F.dropout without training=self.training: the output differs from the reference (whose dropout
+    is off in eval mode), and the feedback says why instead of only giving the max error."""
+    text = staff_text("models/alexnet.py").replace(
+        "return self.classifier(torch.flatten(x, 1))",
+        "return self.classifier(torch.nn.functional.dropout(torch.flatten(x, 1), 0.5))")
+    res = grade(make_submission(tmp_path, {"models/alexnet.py": text}), items=["alexnet/AlexNet"])[0]
+    assert res.score < res.max_score
+    assert "two runs in eval mode gave different outputs" in res.output
+    assert "training=self.training" in res.output

@@ -62,8 +62,11 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
         return [f"your code raised an error:\n{got['error']}"]
     if "param_count" in expected:
         n, want = got.get("param_count"), expected["param_count"]
-        return [] if n == want else [f"parameter count: {want:,} expected, got {n:,}" if isinstance(n, int)
-                                     else "parameter count: could not be counted"]
+        # The expected count is never printed: it answers a worksheet question (q3.4), and the
+        # feedback reaches students before the deadline (`check`, Gradescope resubmissions).
+        return [] if n == want else [f"parameter count: yours is {n:,}, which is not the reference's count (the "
+                                     f"layer table in the docstring fixes every weight and bias)"
+                                     if isinstance(n, int) else "parameter count: could not be counted"]
     if "param_shapes" in got:  # the layers do not line up with the reference's
         return [shape_mismatch(expected, got)]
     if "ambiguous" in got:
@@ -71,15 +74,17 @@ def check_case(expected: dict, got: dict, rtol: float, atol: float) -> list[str]
     if got.get("out") is None:
         return [f"forward returned {got.get('out_type', 'nothing')}, expected a tensor"]
     problems = compare_tensor("output", got["out"], expected["out"], rtol, atol)
-    if problems:
-        return problems
+    # Randomness in eval mode first: it is why the output is off (the reference's dropout is off),
+    # and the max error alone would not say so.
     for i, again in enumerate(got.get("repeats", [])):
         if again is None or not torch.equal(again, got["out"]):
             diff = (again - got["out"]).abs().max().item() if isinstance(again, torch.Tensor) and \
                 again.shape == got["out"].shape else float("nan")
             return [f"two runs in eval mode gave different outputs (max difference {_fmt(diff)}): something random "
                     f"is active in eval mode, e.g. dropout that ignores self.training (F.dropout needs "
-                    f"training=self.training; an nn.Dropout module handles it)"]
+                    f"training=self.training; an nn.Dropout module handles it)"] + problems
+    if problems:
+        return problems
     if expected.get("order") and got.get("order") is not None:
         problems += _check_order(expected["order"], got["order"])
     if "in_grads" not in got:

@@ -156,6 +156,11 @@ def _assemble(submission: Path, dest: Path, wanted: list[str], take: set[str] | 
     return result
 
 
+# What a handout folder gains by use and the release never ships (the handout's .gitignore).
+NOT_SHIPPED = (".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", "output", "datasets", "wandb",
+               "*.egg-info", ".ipynb_checkpoints", "release")
+
+
 def assemble(submission: Path | str, handout: Path | str, dest: Path | str) -> Assembly:
     """Copy the handout to ``dest`` and put the student's handed-in files over it.
 
@@ -168,7 +173,9 @@ def assemble(submission: Path | str, handout: Path | str, dest: Path | str) -> A
     """
     submission, handout, dest = Path(submission), Path(handout), Path(dest)
     wanted = handed_in_paths(handout)
-    shutil.copytree(handout, dest, ignore=shutil.ignore_patterns(STAMP))
+    # Only what the release shipped: a handout folder someone has worked in (`make test` made .venv,
+    # or a link to one; runs in output/, datasets/) would otherwise be copied per student, venv and all.
+    shutil.copytree(handout, dest, symlinks=True, ignore=shutil.ignore_patterns(STAMP, *NOT_SHIPPED))
     return _assemble(submission, dest, wanted, None)
 
 
