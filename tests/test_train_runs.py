@@ -423,11 +423,20 @@ def test_first_val_accuracy_of_zero_writes_checkpoint_best(tmp_path, monkeypatch
     (["TRAIN.ACCUMULATION_STEPS", "0"], "TRAIN.ACCUMULATION_STEPS 0 must be >= 1"),
     (["AUG.HFLIP", "1.5"], "AUG.HFLIP 1.5 is a probability"),
     (["TRAIN.AMP", "fp8"], "TRAIN.AMP 'fp8' must be none, bf16 or fp16"),
+    (["MODEL.NAME", "vit", "MODEL.VIT.EMBED_DIM", "32", "MODEL.VIT.NUM_HEADS", "3"],
+     "MODEL.VIT.EMBED_DIM 32 must be divisible by MODEL.VIT.NUM_HEADS 3"),
+    (["MODEL.NAME", "vit", "MODEL.VIT.NUM_HEADS", "0"], "MODEL.VIT.NUM_HEADS 0 must be >= 1"),
 ])
 def test_bad_values_give_one_line(tmp_path, capsys, monkeypatch, opts, says):
     rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", *opts))
     assert rc == 2 and len(err) == 1 and err[0].startswith("main.py: error: ") and says in err[0], err
     assert not (tmp_path / "bad").exists()
+
+
+def test_validation_holdout_larger_than_the_dataset_gives_one_line(tmp_path, capsys, monkeypatch):
+    """DATA.VAL_SIZE is checked against the dataset's size once it is read: one line, exit 2, no traceback."""
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", "DATA.VAL_SIZE", "5000"))
+    assert rc == 2 and len(err) == 1 and err[0].startswith("main.py: error: DATA.VAL_SIZE 5000"), err
 
 
 def test_alexnet_size_rule_is_the_real_limit():
