@@ -233,6 +233,13 @@ def save_epoch(out_dir: str, ckpt: dict, state: TrainState, cfg, is_best: bool, 
         save_checkpoint(os.path.join(out_dir, f"checkpoint_epoch{state.epoch:03d}.pth"), ckpt)
 
 
+def write_config(out_dir: str, cfg, main_proc: bool) -> None:
+    """The run folder's ``config.yaml``: what this run trains (or evaluates) with."""
+    if main_proc:
+        with open(os.path.join(out_dir, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+
+
 def check_eval(args, cfg) -> None:
     """``--eval`` needs trained weights: a checkpoint (``--resume``) or ``MODEL.PRETRAINED``."""
     if args.eval and not args.resume and not cfg.MODEL.PRETRAINED:
@@ -312,8 +319,6 @@ def main(argv: list[str] | None = None) -> dict:
     main_proc = dist_utils.is_main_process()
     if main_proc:
         os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
     logger = make_logger(out_dir if main_proc else None)
     log = logger.info if main_proc else (lambda *_: None)
     for line in changes:
@@ -334,6 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(data.val.dataset)} val / {len(data.test.dataset)} test images; device {device}")
 
     if args.throughput:
+        write_config(out_dir, cfg, main_proc)
         return {"throughput": throughput(model, cfg, device, log)}
 
     optimizer = build_optimizer(cfg, model)
@@ -343,6 +349,9 @@ def main(argv: list[str] | None = None) -> dict:
     if ckpt is not None:
         state = restore(ckpt, model, optimizer, scaler, args.resume, args.eval, log)
         log(f"{'evaluating' if args.eval else 'resumed from'} {args.resume} (epoch {state.epoch}, step {state.step})")
+    # Written once everything is built, so a run that stops on a bad value (optimizer name, warmup
+    # length, data split) leaves the config.yaml of the run already in the folder as it was.
+    write_config(out_dir, cfg, main_proc)
     if cfg.MODEL.COMPILE:
         model = torch.compile(model)
     if distributed:

@@ -433,6 +433,17 @@ def test_bad_values_give_one_line(tmp_path, capsys, monkeypatch, opts, says):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("opts", [["TRAIN.OPTIMIZER", "lion"], ["TRAIN.WARMUP_STEPS", "100000"], ["DATA.VAL_SIZE", "5000"]])
+def test_a_run_stopped_by_a_bad_value_keeps_the_folders_config(two_epochs, tmp_path, capsys, monkeypatch, opts):
+    """A new run into a folder holding a finished run that stops on a value checked late (optimizer name,
+    warmup length, holdout size) leaves config.yaml describing the checkpoints and metrics still there."""
+    shutil.copytree(two_epochs, tmp_path / "two")
+    before = (tmp_path / "two" / "config.yaml").read_text()
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "two", "TRAIN.EPOCHS", "2", *opts))
+    assert rc == 2 and err[-1].startswith("main.py: error: "), err
+    assert (tmp_path / "two" / "config.yaml").read_text() == before
+
+
 def test_validation_holdout_larger_than_the_dataset_gives_one_line(tmp_path, capsys, monkeypatch):
     """DATA.VAL_SIZE is checked against the dataset's size once it is read: one line, exit 2, no traceback."""
     rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", "DATA.VAL_SIZE", "5000"))
