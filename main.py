@@ -53,8 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_args(parser)
     parser.add_argument("--resume", default="", metavar="CKPT", help="continue from this checkpoint")
-    parser.add_argument("--eval", action="store_true", help="only validate and predict the test set")
-    parser.add_argument("--throughput", action="store_true", help="measure images/s and exit")
+    mode = parser.add_mutually_exclusive_group()  # each writes its own sub-folder; together one was dropped unsaid
+    mode.add_argument("--eval", action="store_true", help="only validate and predict the test set")
+    mode.add_argument("--throughput", action="store_true", help="measure images/s and exit")
     return parser.parse_args(argv)
 
 

@@ -444,6 +444,15 @@ def test_a_run_stopped_by_a_bad_value_keeps_the_folders_config(two_epochs, tmp_p
     assert (tmp_path / "two" / "config.yaml").read_text() == before
 
 
+def test_eval_and_throughput_together_are_refused(tmp_path, capsys):
+    """--eval --throughput used to measure throughput only (into eval/) and skip the evaluation unsaid."""
+    with pytest.raises(SystemExit) as exit_info:
+        main_mod.main(argv(tmp_path, "both", args=["--eval", "--throughput"]))
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "both").exists()
+
+
 def test_validation_holdout_larger_than_the_dataset_gives_one_line(tmp_path, capsys, monkeypatch):
     """DATA.VAL_SIZE is checked against the dataset's size once it is read: one line, exit 2, no traceback."""
     rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", "DATA.VAL_SIZE", "5000"))
