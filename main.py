@@ -241,6 +241,18 @@ def write_config(out_dir: str, cfg, main_proc: bool) -> None:
             f.write(cfg.dump())
 
 
+# What a training run writes only when it ends. A run that starts (or resumes) in a folder removes the
+# previous run's copies first, so an interrupted run never shows another run's test accuracy, epoch
+# count or submission next to its own config and metrics (``research claims`` reads results.json).
+END_OF_RUN_FILES = ("results.json", "submission.csv", "test_logits.npy", "curves.png")
+
+
+def clear_end_of_run_files(out_dir: str) -> None:
+    for name in END_OF_RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, name))
+
+
 def check_eval(args, cfg) -> None:
     """``--eval`` needs trained weights: a checkpoint (``--resume``) or ``MODEL.PRETRAINED``."""
     if args.eval and not args.resume and not cfg.MODEL.PRETRAINED:
@@ -363,6 +375,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     if main_proc and ckpt is not None:
         restore_metrics(out_dir, state)
+    if main_proc:
+        clear_end_of_run_files(out_dir)
     recorder = RunRecorder(out_dir, cfg, append=ckpt is not None) if main_proc else None
     if recorder:
         recorder.summary({"parameters": n_params, "flops": flops})

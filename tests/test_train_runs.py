@@ -444,6 +444,32 @@ def test_a_run_stopped_by_a_bad_value_keeps_the_folders_config(two_epochs, tmp_p
     assert (tmp_path / "two" / "config.yaml").read_text() == before
 
 
+def test_an_interrupted_run_keeps_no_results_of_the_folders_previous_run(two_epochs, tmp_path, monkeypatch):
+    """A new run in a folder that holds a finished run, stopped after its first epoch: results.json,
+    submission.csv, test_logits.npy and curves.png of the old run are gone, so research claims does not
+    count the run as finished with the old run's test accuracy."""
+    from research.runs import load_runs
+
+    shutil.copytree(two_epochs, tmp_path / "two")
+    assert (tmp_path / "two" / "results.json").exists()
+    real_train = main_mod.train_one_epoch
+    calls = []
+
+    def train_then_interrupt(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(main_mod, "train_one_epoch", train_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, "two", "TRAIN.EPOCHS", "2", "TRAIN.LR", "0.003")
+    for name in ("results.json", "submission.csv", "test_logits.npy", "curves.png"):
+        assert not (tmp_path / "two" / name).exists(), name
+    (found,) = load_runs(str(tmp_path))
+    assert found.progress_text() == "1/2 epochs" and not found.finished and found.test_accuracy is None
+
+
 def test_eval_and_throughput_together_are_refused(tmp_path, capsys):
     """--eval --throughput used to measure throughput only (into eval/) and skip the evaluation unsaid."""
     with pytest.raises(SystemExit) as exit_info:
