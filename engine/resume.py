@@ -150,6 +150,9 @@ def resume_hint(args, out_dir: str, state: TrainState, finished: bool = False) -
     ckpt = os.path.join(out_dir, "checkpoint_last.pth")
     if not os.path.isfile(ckpt):
         return f"interrupted in epoch {state.epoch + 1} before the first checkpoint; nothing to resume, start again"
+    if state.epoch == 0 and not args.resume:  # the file there is a previous run's in the same folder
+        return (f"interrupted in epoch 1 before this run's first checkpoint; nothing to resume, start again "
+                f"({ckpt} is a previous run's in this folder)")
     opts = f" --opts {' '.join(shlex.quote(o) for o in args.opts)}" if args.opts else ""
     where = "after training, before the submission was written" if finished else f"in epoch {state.epoch + 1}"
     return (f"interrupted {where}; {ckpt} holds epoch {state.epoch}. Resume with: python main.py "

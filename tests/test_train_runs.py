@@ -397,6 +397,21 @@ def test_ctrl_c_prints_where_to_resume(tmp_path, capsys, monkeypatch):
     assert torch.load(ckpt, weights_only=False)["train_state"]["epoch"] == 1
 
 
+def test_ctrl_c_in_the_first_epoch_of_a_new_run_in_an_old_runs_folder(two_epochs, tmp_path, capsys, monkeypatch):
+    """The checkpoint_last.pth there is the previous run's (epoch 2): the line must not say it holds
+    epoch 0 and offer to resume from it."""
+    shutil.copytree(two_epochs, tmp_path / "two")
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(main_mod, "train_one_epoch", interrupt)
+    monkeypatch.delenv("VISION_ZOO_TRACEBACK", raising=False)
+    assert main_mod.cli(argv(tmp_path, "two", "TRAIN.EPOCHS", "2")) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "before this run's first checkpoint; nothing to resume" in err[0], err
+    assert "--resume" not in err[0] and "holds epoch 0" not in err[0]
+
+
 def test_ctrl_c_while_predicting_the_test_set(tmp_path, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
