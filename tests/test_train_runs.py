@@ -412,6 +412,20 @@ def test_ctrl_c_in_the_first_epoch_of_a_new_run_in_an_old_runs_folder(two_epochs
     assert "--resume" not in err[0] and "holds epoch 0" not in err[0]
 
 
+@pytest.mark.parametrize("content", ["cut", "text", "folder"])
+def test_unreadable_checkpoint_gives_one_line(two_epochs, tmp_path, capsys, monkeypatch, content):
+    """A checkpoint cut short by a copy, a text file, or a folder: one 'main.py: error:' line, exit 2."""
+    path = tmp_path / "bad.pth"
+    if content == "cut":
+        path.write_bytes((two_epochs / "checkpoint_last.pth").read_bytes()[:100_000])
+    elif content == "text":
+        path.write_text("hi\n")
+    else:
+        path.mkdir()
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "x", args=["--resume", str(path)]))
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"main.py: error: Checkpoint '{path}'"), err
+
+
 def test_ctrl_c_while_predicting_the_test_set(tmp_path, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
