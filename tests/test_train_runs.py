@@ -426,6 +426,15 @@ def test_unreadable_checkpoint_gives_one_line(two_epochs, tmp_path, capsys, monk
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"main.py: error: Checkpoint '{path}'"), err
 
 
+@pytest.mark.parametrize("model", ["lenet", "vit"])
+def test_unreadable_pretrained_file_gives_one_line(two_epochs, tmp_path, capsys, monkeypatch, model):
+    path = tmp_path / "cut.pth"
+    path.write_bytes((two_epochs / "checkpoint_last.pth").read_bytes()[:100_000])
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "x", "MODEL.NAME", model, "MODEL.PRETRAINED", str(path),
+                                                  args=["--eval"]))
+    assert rc == 2 and err[-1].startswith(f"main.py: error: MODEL.PRETRAINED '{path}' cannot be read"), err
+
+
 def test_ctrl_c_while_predicting_the_test_set(tmp_path, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
