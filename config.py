@@ -340,6 +340,12 @@ def check_model_input(cfg: CN) -> None:
     AlexNet's and LeNet's sizes). Called by ``main.py`` once the config is read; model building
     alone (parameter counts) does not need it."""
     name, size = cfg.MODEL.NAME, cfg.DATA.IMG_SIZE
+    if name in ("vit", "hybrid"):  # the models whose encoder dims come from MODEL.VIT.*
+        v = cfg.MODEL.VIT
+        _rule(v.NUM_HEADS >= 1, "MODEL.VIT.NUM_HEADS", v.NUM_HEADS, "must be >= 1", "e.g. --opts MODEL.VIT.NUM_HEADS 3")
+        _rule(v.EMBED_DIM % v.NUM_HEADS == 0, "MODEL.VIT.EMBED_DIM", v.EMBED_DIM,
+              f"must be divisible by MODEL.VIT.NUM_HEADS {v.NUM_HEADS} (each head gets EMBED_DIM / NUM_HEADS channels)",
+              f"e.g. --opts MODEL.VIT.EMBED_DIM {max(v.NUM_HEADS, v.EMBED_DIM // v.NUM_HEADS * v.NUM_HEADS)}")
     patch = None
     if name == "vit":
         patch, source = cfg.MODEL.VIT.PATCH_SIZE, "MODEL.VIT.PATCH_SIZE"

@@ -53,8 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_args(parser)
     parser.add_argument("--resume", default="", metavar="CKPT", help="continue from this checkpoint")
-    parser.add_argument("--eval", action="store_true", help="only validate and predict the test set")
-    parser.add_argument("--throughput", action="store_true", help="measure images/s and exit")
+    mode = parser.add_mutually_exclusive_group()  # each writes its own sub-folder; together one was dropped unsaid
+    mode.add_argument("--eval", action="store_true", help="only validate and predict the test set")
+    mode.add_argument("--throughput", action="store_true", help="measure images/s and exit")
     return parser.parse_args(argv)
 
 
@@ -233,6 +234,25 @@ def save_epoch(out_dir: str, ckpt: dict, state: TrainState, cfg, is_best: bool, 
         save_checkpoint(os.path.join(out_dir, f"checkpoint_epoch{state.epoch:03d}.pth"), ckpt)
 
 
+def write_config(out_dir: str, cfg, main_proc: bool) -> None:
+    """The run folder's ``config.yaml``: what this run trains (or evaluates) with."""
+    if main_proc:
+        with open(os.path.join(out_dir, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+
+
+# What a training run writes only when it ends. A run that starts (or resumes) in a folder removes the
+# previous run's copies first, so an interrupted run never shows another run's test accuracy, epoch
+# count or submission next to its own config and metrics (``research claims`` reads results.json).
+END_OF_RUN_FILES = ("results.json", "submission.csv", "test_logits.npy", "curves.png")
+
+
+def clear_end_of_run_files(out_dir: str) -> None:
+    for name in END_OF_RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, name))
+
+
 def check_eval(args, cfg) -> None:
     """``--eval`` needs trained weights: a checkpoint (``--resume``) or ``MODEL.PRETRAINED``."""
     if args.eval and not args.resume and not cfg.MODEL.PRETRAINED:
@@ -312,8 +332,6 @@ def main(argv: list[str] | None = None) -> dict:
     main_proc = dist_utils.is_main_process()
     if main_proc:
         os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
     logger = make_logger(out_dir if main_proc else None)
     log = logger.info if main_proc else (lambda *_: None)
     for line in changes:
@@ -334,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(data.val.dataset)} val / {len(data.test.dataset)} test images; device {device}")
 
     if args.throughput:
+        write_config(out_dir, cfg, main_proc)
         return {"throughput": throughput(model, cfg, device, log)}
 
     optimizer = build_optimizer(cfg, model)
@@ -343,6 +362,9 @@ def main(argv: list[str] | None = None) -> dict:
     if ckpt is not None:
         state = restore(ckpt, model, optimizer, scaler, args.resume, args.eval, log)
         log(f"{'evaluating' if args.eval else 'resumed from'} {args.resume} (epoch {state.epoch}, step {state.step})")
+    # Written once everything is built, so a run that stops on a bad value (optimizer name, warmup
+    # length, data split) leaves the config.yaml of the run already in the folder as it was.
+    write_config(out_dir, cfg, main_proc)
     if cfg.MODEL.COMPILE:
         model = torch.compile(model)
     if distributed:
@@ -353,6 +375,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     if main_proc and ckpt is not None:
         restore_metrics(out_dir, state)
+    if main_proc:
+        clear_end_of_run_files(out_dir)
     recorder = RunRecorder(out_dir, cfg, append=ckpt is not None) if main_proc else None
     if recorder:
         recorder.summary({"parameters": n_params, "flops": flops})

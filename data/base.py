@@ -31,6 +31,10 @@ class DatasetFormatError(DatasetError, ValueError):
     """The dataset's files exist but do not follow the expected format (keys, shapes, dtypes)."""
 
 
+class SplitSizeError(DatasetError, ValueError):
+    """``DATA.VAL_SIZE`` leaves train or val empty for this dataset's size (known only once it is read)."""
+
+
 def not_found(dataset: str, path: str, expected: str, can_download: bool, cause: str = "") -> DatasetNotFoundError:
     """Build the one error raised when a dataset's files are missing.
 
@@ -86,7 +90,7 @@ def holdout_count(n: int, val_size: float) -> int:
     """
     count = round(n * val_size) if val_size < 1 else int(val_size)
     if val_size <= 0 or (val_size >= 1 and val_size != int(val_size)) or not 0 < count < n:
-        raise ValueError(
+        raise SplitSizeError(
             f"DATA.VAL_SIZE {val_size!r} gives {count} validation items out of {n}; it must be a "
             f"fraction in (0, 1) or a whole count in [1, {n - 1}] so that both train and val are non-empty."
         )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 
 import numpy as np
@@ -65,7 +66,15 @@ def save_checkpoint(path: str, state: dict) -> None:
 def load_checkpoint(path: str) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` (on the CPU)."""
     if not os.path.isfile(path):
-        raise CheckpointNotFoundError(f"Checkpoint {path!r} does not exist. Pass --resume with a file from a run "
+        what = "is a folder, not a file" if os.path.isdir(path) else "does not exist"
+        raise CheckpointNotFoundError(f"Checkpoint {path!r} {what}. Pass --resume with a file from a run "
                                 f"folder, e.g. output/<run>/checkpoint_last.pth.")
     # Our own checkpoints hold RNG states and the config text, so they are not weights-only.
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:  # cut short, or not a torch file
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise CheckpointMismatchError(
+            f"Checkpoint {path!r} cannot be read ({first}); it is cut short (a copy or write that did not "
+            f"finish) or not a file torch.save wrote. Resume from another checkpoint of the run "
+            f"(checkpoint_best.pth or checkpoint_epochNNN.pth).") from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shlex
 from dataclasses import dataclass, field
 
@@ -115,7 +116,12 @@ def load_weights_file(model: nn.Module, cfg, log) -> None:
     if not os.path.isfile(path):
         raise ConfigError(f"MODEL.PRETRAINED {path!r} is not a file; MODEL.NAME {cfg.MODEL.NAME} loads weights only "
                           f"from a local file (a state dict or a main.py checkpoint such as output/<run>/checkpoint_best.pth).")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:  # cut short, or not torch's
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise CheckpointMismatchError(f"MODEL.PRETRAINED {path!r} cannot be read ({first}); it is cut short (a copy "
+                                      f"that did not finish) or not a file torch.save wrote.") from e
     state = state.get("model", state) if isinstance(state, dict) else state
     own = model.state_dict()
     if not isinstance(state, dict) or set(state) != set(own):
@@ -150,6 +156,9 @@ def resume_hint(args, out_dir: str, state: TrainState, finished: bool = False) -
     ckpt = os.path.join(out_dir, "checkpoint_last.pth")
     if not os.path.isfile(ckpt):
         return f"interrupted in epoch {state.epoch + 1} before the first checkpoint; nothing to resume, start again"
+    if state.epoch == 0 and not args.resume:  # the file there is a previous run's in the same folder
+        return (f"interrupted in epoch 1 before this run's first checkpoint; nothing to resume, start again "
+                f"({ckpt} is a previous run's in this folder)")
     opts = f" --opts {' '.join(shlex.quote(o) for o in args.opts)}" if args.opts else ""
     where = "after training, before the submission was written" if finished else f"in epoch {state.epoch + 1}"
     return (f"interrupted {where}; {ckpt} holds epoch {state.epoch}. Resume with: python main.py "

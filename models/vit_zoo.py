@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -334,8 +335,13 @@ def read_checkpoint(path: str) -> dict:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # a training checkpoint with non-tensor objects (RNG states, configs)
-            log.warning("%s holds more than tensors; loading it with weights_only=False (trusted files only)", path)
-            state = torch.load(path, map_location="cpu", weights_only=False)
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=False)
+            except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:  # cut short, or not torch's
+                raise PretrainedWeightsError(
+                    f"MODEL.PRETRAINED {path!r} cannot be read ({str(e).strip()[:200] or type(e).__name__}); it is "
+                    f"cut short (a copy or download that did not finish) or not a file torch.save wrote.") from e
+            log.warning("%s holds more than tensors; loaded it with weights_only=False (trusted files only)", path)
     for key in ("model", "state_dict", "model_state"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

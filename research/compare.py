@@ -82,6 +82,18 @@ def sweep_commands(configs: list[str], lrs: list[float], batch_sizes: list[int],
     output = os.path.abspath(output)
     if len(extra_opts) % 2:
         raise ValueError(f"--opts takes KEY VALUE pairs; got an odd number of items: {list(extra_opts)}.")
+    # Later --opts win in main.py: a key the sweep sets per point would silently collapse the grid.
+    owned = {"TRAIN.LR": "--lrs", "DATA.BATCH_SIZE": "--batch-sizes", "OUTPUT": "--output", "RUN_NAME": "the sweep"}
+    if "off" in augs:
+        owned.update({key: "--aug off" for key in AUG_OFF[::2]})
+    clash = [k for k in list(extra_opts)[::2] if k in owned]
+    if clash:
+        raise ValueError(f"--opts sets {', '.join(clash)}, which the sweep sets for each run "
+                         f"({', '.join(sorted({owned[k] for k in clash}))}); give those values there instead.")
+    from config import load_config
+
+    for cfg in configs:  # a bad config or key fails here, before any run, naming the key
+        load_config(cfg, list(extra_opts))
     commands = []
     for cfg, lr, bs, aug in itertools.product(configs, lrs, batch_sizes, augs):
         name = run_name(cfg, lr, bs, aug)
@@ -103,17 +115,21 @@ def run_sweep(commands: list[tuple[str, list[str]]], output: str, dry_run: bool 
         dry_run: print the commands (each with the ``cd`` that reproduces it anywhere), run nothing.
         skip_done: skip a run whose folder already holds a finished run.
     """
-    done = {r.name for r in load_runs(output) if r.finished} if skip_done and os.path.isdir(output) else set()
+    done = {r.name: r for r in load_runs(output) if r.finished} if skip_done and os.path.isdir(output) else {}
     codes: dict[str, int] = {}
     for i, (name, argv) in enumerate(commands, 1):
         line = shell_line(argv)
         if dry_run:
             print(line)
             continue
-        if name in done:
+        changed = _config_changes(done[name], argv) if name in done else {}
+        if name in done and not changed:
             print(f"[{i}/{len(commands)}] {name}: finished already, skipped")
             codes[name] = 0
             continue
+        if changed:
+            print(f"[{i}/{len(commands)}] {name}: finished with another config "
+                  f"({', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in changed.items())}), run again")
         print(f"[{i}/{len(commands)}] {line}", flush=True)
         codes[name] = subprocess.call(argv, cwd=REPO)
         if codes[name]:
@@ -221,6 +237,22 @@ def draw_curves(runs_dir: str, out_dir: str) -> list[str]:
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(to_markdown(summary_table(runs), "Architecture comparison: validation accuracy (%)"))
     return paths
+
+
+def _config_changes(run: Run, argv: list[str]) -> dict:
+    """Keys whose value in the finished run's config.yaml differs from the config ``argv`` trains with
+    (``[python, main, --cfg, CFG, --opts, ...]``), so a sweep with, say, more epochs does not skip it."""
+    from config import config_diff, load_config
+
+    with open(os.path.join(run.path, "config.yaml")) as f:
+        saved = f.read()
+    diff = config_diff(saved, load_config(argv[3], argv[5:]))
+    return {k: v for k, v in diff.items() if not k.startswith(_NOT_RESULTS)}
+
+
+# Keys that change how a run is shown or loaded, not what it trains: a finished run differing only in them is kept.
+_NOT_RESULTS = ("PROGRESS", "PRINT_FREQ", "SAVE_FREQ", "WANDB.", "DEVICE", "DATA.ROOT", "DATA.DOWNLOAD",
+                "DATA.NUM_WORKERS", "DATA.PERSISTENT_WORKERS", "DATA.PIN_MEMORY")
 
 
 def register(subparsers) -> None:

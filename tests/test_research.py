@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 import pytest
 import yaml
@@ -183,10 +184,12 @@ opts = dict(zip(args[args.index("--opts") + 1::2], args[args.index("--opts") + 2
 folder = os.path.join(opts["OUTPUT"], opts["RUN_NAME"])
 os.makedirs(folder, exist_ok=True)
 lr = float(opts["TRAIN.LR"])
-open(os.path.join(folder, "config.yaml"), "w").write(
-    "DATA: {DATASET: cifar10, BATCH_SIZE: %s}\\nMODEL: {NAME: timm, TIMM: {ARCH: swin_tiny_patch4_window7_224}}\\nTRAIN: {EPOCHS: 3}\\n" % opts["DATA.BATCH_SIZE"])
+sys.path.insert(0, os.getcwd())  # the sweep runs it from the repository root, as main.py
+from config import load_config
+cfg = load_config(args[args.index("--cfg") + 1], args[args.index("--opts") + 1:])
+open(os.path.join(folder, "config.yaml"), "w").write(cfg.dump())
 with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
-    for e in range(1, 4):
+    for e in range(1, cfg.TRAIN.EPOCHS + 1):
         f.write(json.dumps(dict(epoch=e, lr=lr, train_loss=1/e, train_acc=lr*100*e, val_loss=1/e, val_acc=lr*90*e,
                                 epoch_time=1.0, images_per_sec=10.0)) + "\\n")
 sys.exit(3 if lr > 0.002 else 0)
@@ -210,6 +213,21 @@ def test_sweep_runs_main_per_point_and_draws_curves(tmp_path, repo_root, capsys)
     code = research_main(["sweep", "--configs", cfg, "--lrs", "1e-3", "--batch-sizes", "8", "--aug", "off",
                           "--output", str(out), "--main", str(main)])
     assert code == 0 and "finished already, skipped" in capsys.readouterr().out
+    # ... but not a finished run whose config differs from the sweep's (here a longer run)
+    code = research_main(["sweep", "--configs", cfg, "--lrs", "1e-3", "--batch-sizes", "8", "--aug", "off",
+                          "--output", str(out), "--main", str(main), "--opts", "TRAIN.EPOCHS", "5"])
+    text = capsys.readouterr().out
+    assert code == 0 and "skipped" not in text and "finished with another config (TRAIN.EPOCHS" in text
+
+
+@pytest.mark.parametrize("opts, says", [
+    (["RUN_NAME", "x"], "--opts sets RUN_NAME"), (["TRAIN.LR", "0.1"], "--lrs"), (["OUTPUT", "o"], "--output"),
+    (["AUG.HFLIP", "0.5"], "--aug off"), (["DATA.IMG_SIZ", "3"], "Unknown config key 'DATA.IMG_SIZ'"),
+])
+def test_sweep_refuses_opts_that_would_collapse_the_grid_or_fail_every_run(repo_root, opts, says):
+    """Later --opts win in main.py: RUN_NAME, TRAIN.LR, ... there would make every point the same run."""
+    with pytest.raises(ValueError, match=re.escape(says)):
+        compare.sweep_commands([str(repo_root / "configs/compare/swin_cifar10.yaml")], [1e-3], [2], ["off"], "o", opts)
 
 
 def test_curves_one_figure_per_dataset(runs, tmp_path):

@@ -397,6 +397,44 @@ def test_ctrl_c_prints_where_to_resume(tmp_path, capsys, monkeypatch):
     assert torch.load(ckpt, weights_only=False)["train_state"]["epoch"] == 1
 
 
+def test_ctrl_c_in_the_first_epoch_of_a_new_run_in_an_old_runs_folder(two_epochs, tmp_path, capsys, monkeypatch):
+    """The checkpoint_last.pth there is the previous run's (epoch 2): the line must not say it holds
+    epoch 0 and offer to resume from it."""
+    shutil.copytree(two_epochs, tmp_path / "two")
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(main_mod, "train_one_epoch", interrupt)
+    monkeypatch.delenv("VISION_ZOO_TRACEBACK", raising=False)
+    assert main_mod.cli(argv(tmp_path, "two", "TRAIN.EPOCHS", "2")) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "before this run's first checkpoint; nothing to resume" in err[0], err
+    assert "--resume" not in err[0] and "holds epoch 0" not in err[0]
+
+
+@pytest.mark.parametrize("content", ["cut", "text", "folder"])
+def test_unreadable_checkpoint_gives_one_line(two_epochs, tmp_path, capsys, monkeypatch, content):
+    """A checkpoint cut short by a copy, a text file, or a folder: one 'main.py: error:' line, exit 2."""
+    path = tmp_path / "bad.pth"
+    if content == "cut":
+        path.write_bytes((two_epochs / "checkpoint_last.pth").read_bytes()[:100_000])
+    elif content == "text":
+        path.write_text("hi\n")
+    else:
+        path.mkdir()
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "x", args=["--resume", str(path)]))
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"main.py: error: Checkpoint '{path}'"), err
+
+
+@pytest.mark.parametrize("model", ["lenet", "vit"])
+def test_unreadable_pretrained_file_gives_one_line(two_epochs, tmp_path, capsys, monkeypatch, model):
+    path = tmp_path / "cut.pth"
+    path.write_bytes((two_epochs / "checkpoint_last.pth").read_bytes()[:100_000])
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "x", "MODEL.NAME", model, "MODEL.PRETRAINED", str(path),
+                                                  args=["--eval"]))
+    assert rc == 2 and err[-1].startswith(f"main.py: error: MODEL.PRETRAINED '{path}' cannot be read"), err
+
+
 def test_ctrl_c_while_predicting_the_test_set(tmp_path, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -423,11 +461,66 @@ def test_first_val_accuracy_of_zero_writes_checkpoint_best(tmp_path, monkeypatch
     (["TRAIN.ACCUMULATION_STEPS", "0"], "TRAIN.ACCUMULATION_STEPS 0 must be >= 1"),
     (["AUG.HFLIP", "1.5"], "AUG.HFLIP 1.5 is a probability"),
     (["TRAIN.AMP", "fp8"], "TRAIN.AMP 'fp8' must be none, bf16 or fp16"),
+    (["MODEL.NAME", "vit", "MODEL.VIT.EMBED_DIM", "32", "MODEL.VIT.NUM_HEADS", "3"],
+     "MODEL.VIT.EMBED_DIM 32 must be divisible by MODEL.VIT.NUM_HEADS 3"),
+    (["MODEL.NAME", "vit", "MODEL.VIT.NUM_HEADS", "0"], "MODEL.VIT.NUM_HEADS 0 must be >= 1"),
 ])
 def test_bad_values_give_one_line(tmp_path, capsys, monkeypatch, opts, says):
     rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", *opts))
     assert rc == 2 and len(err) == 1 and err[0].startswith("main.py: error: ") and says in err[0], err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("opts", [["TRAIN.OPTIMIZER", "lion"], ["TRAIN.WARMUP_STEPS", "100000"], ["DATA.VAL_SIZE", "5000"]])
+def test_a_run_stopped_by_a_bad_value_keeps_the_folders_config(two_epochs, tmp_path, capsys, monkeypatch, opts):
+    """A new run into a folder holding a finished run that stops on a value checked late (optimizer name,
+    warmup length, holdout size) leaves config.yaml describing the checkpoints and metrics still there."""
+    shutil.copytree(two_epochs, tmp_path / "two")
+    before = (tmp_path / "two" / "config.yaml").read_text()
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "two", "TRAIN.EPOCHS", "2", *opts))
+    assert rc == 2 and err[-1].startswith("main.py: error: "), err
+    assert (tmp_path / "two" / "config.yaml").read_text() == before
+
+
+def test_an_interrupted_run_keeps_no_results_of_the_folders_previous_run(two_epochs, tmp_path, monkeypatch):
+    """A new run in a folder that holds a finished run, stopped after its first epoch: results.json,
+    submission.csv, test_logits.npy and curves.png of the old run are gone, so research claims does not
+    count the run as finished with the old run's test accuracy."""
+    from research.runs import load_runs
+
+    shutil.copytree(two_epochs, tmp_path / "two")
+    assert (tmp_path / "two" / "results.json").exists()
+    real_train = main_mod.train_one_epoch
+    calls = []
+
+    def train_then_interrupt(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(main_mod, "train_one_epoch", train_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, "two", "TRAIN.EPOCHS", "2", "TRAIN.LR", "0.003")
+    for name in ("results.json", "submission.csv", "test_logits.npy", "curves.png"):
+        assert not (tmp_path / "two" / name).exists(), name
+    (found,) = load_runs(str(tmp_path))
+    assert found.progress_text() == "1/2 epochs" and not found.finished and found.test_accuracy is None
+
+
+def test_eval_and_throughput_together_are_refused(tmp_path, capsys):
+    """--eval --throughput used to measure throughput only (into eval/) and skip the evaluation unsaid."""
+    with pytest.raises(SystemExit) as exit_info:
+        main_mod.main(argv(tmp_path, "both", args=["--eval", "--throughput"]))
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "both").exists()
+
+
+def test_validation_holdout_larger_than_the_dataset_gives_one_line(tmp_path, capsys, monkeypatch):
+    """DATA.VAL_SIZE is checked against the dataset's size once it is read: one line, exit 2, no traceback."""
+    rc, err = cli_error(capsys, monkeypatch, argv(tmp_path, "bad", "DATA.VAL_SIZE", "5000"))
+    assert rc == 2 and len(err) == 1 and err[0].startswith("main.py: error: DATA.VAL_SIZE 5000"), err
 
 
 def test_alexnet_size_rule_is_the_real_limit():
