@@ -65,11 +65,13 @@ def test_lr_grid_rejects_a_bad_override():
         lr_grid.plan("configs/vit_tiny_digits.yaml", opts=["TRAIN.LRR", "1"])
 
 
-def test_lr_grid_reads_best_accuracy(tmp_path):
+def test_lr_grid_chooses_on_the_final_weights_val_acc(tmp_path):
+    """The grid reports the final weights' test_acc, so it chooses on the same weights' val_acc
+    (the last epoch's), not on a better earlier epoch whose weights were never tested."""
     f = tmp_path / "metrics.jsonl"
     f.write_text("\n".join(json.dumps({"epoch": i, "val_acc": a}) for i, a in enumerate([0.2, 0.5, 0.4])))
-    assert lr_grid.best_accuracy(str(f)) == 0.5
-    assert lr_grid.best_accuracy(str(tmp_path / "missing.jsonl")) is None
+    assert lr_grid.final_val_accuracy(str(f)) == 0.4
+    assert lr_grid.final_val_accuracy(str(tmp_path / "missing.jsonl")) is None
 
 
 def test_finetuning_tiny_vit_on_digits_improves_accuracy(tmp_path):
