@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autograder.release import STAFF_ROOT, cached_handout
+from autograder.release import STAFF_ROOT, ReleaseError, cached_handout, check_untouched
 from autograder.results import TestResult, write_results
 from autograder.submission import (  # noqa: F401  (re-exported: grade's public names since the first release)
     Assembly, SubmissionError, assemble, find_students, handed_in_paths, list_files, locate,
@@ -614,7 +614,21 @@ def _privileged(args: argparse.Namespace) -> bool | None:
     return False if args.unprivileged else None
 
 
+def _check_handout_arg(args: argparse.Namespace, command: str) -> bool:
+    """Whether ``--handout`` (when given) is an untouched release; prints why not."""
+    if not args.handout:
+        return True
+    try:
+        check_untouched(Path(args.handout), handed_in_paths(Path(args.handout)))
+    except ReleaseError as e:
+        print(f"{command}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _run_grade(args: argparse.Namespace) -> int:
+    if not _check_handout_arg(args, "grade"):
+        return 2
     data = grade_submission(Path(args.submission), Path(args.out), Path(args.repo),
                             Path(args.handout) if args.handout else None, _limits(args), _privileged(args))
     total = sum(t["max_score"] for t in data["tests"])
@@ -623,6 +637,8 @@ def _run_grade(args: argparse.Namespace) -> int:
 
 
 def _run_grade_all(args: argparse.Namespace) -> int:
+    if not _check_handout_arg(args, "grade-all"):
+        return 2
     try:
         results = grade_all(Path(args.folder), Path(args.out), args.jobs, Path(args.repo), _limits(args),
                             _privileged(args), args.nbgrader_db, args.assignment,

@@ -264,7 +264,8 @@ def build_handout(out: Path, repo: Path = STAFF_ROOT) -> ReleaseReport:
         report.files.append(dest)
         if changed:
             report.stripped.append(dest)
-    stamp = {"fingerprint": report.fingerprint, "editable": report.editable, "stripped": report.stripped}
+    stamp = {"fingerprint": report.fingerprint, "editable": report.editable, "stripped": report.stripped,
+             "editable_sha256": {rel: _sha256(out / rel) for rel in report.editable if (out / rel).is_file()}}
     (out / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
     verify_handout(out)
     return report
@@ -338,6 +339,40 @@ def cached_handout(repo: Path = STAFF_ROOT, cache: Path | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_untouched(handout: Path, handed_in: list[str] | tuple[str, ...] = ()) -> None:
+    """Refuse a handout someone has worked in as the base that submissions are assembled onto.
+
+    A student's missing file is taken from the handout, so a solved ``models/vit.py`` or a
+    ``submission.csv`` left in a worked-in handout would be graded as every such student's work.
+
+    Args:
+        handout: a handout root (from ``release``).
+        handed_in: every path students hand in (``autograder.submission.handed_in_paths``); those the
+            release does not hold (``submission.csv``) must not exist in the handout either.
+
+    Raises:
+        ReleaseError: a student-editable file differs from the release (or was added), naming the
+            files and the fix.
+    """
+    stamp = read_stamp(handout)
+    released = stamp.get("editable_sha256")
+    if released is None:  # a handout from before the stamp held hashes: nothing to compare with
+        return
+    changed = [rel for rel, digest in released.items()
+               if not (Path(handout) / rel).is_file() or _sha256(Path(handout) / rel) != digest]
+    changed += [rel for rel in dict.fromkeys([*stamp.get("editable", []), *handed_in])
+                if rel not in released and (Path(handout) / rel).exists()]
+    if changed:
+        raise ReleaseError(
+            f"{handout} is not an untouched handout: {', '.join(sorted(changed))} differ(s) from the release. A "
+            f"submission's missing files come from the handout, so they would be graded as the student's work. "
+            f"Pass a fresh `python -m autograder release --out DIR`, or leave out --handout.")
 
 
 def read_stamp(handout: Path) -> dict:

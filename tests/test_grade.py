@@ -421,3 +421,31 @@ def test_assemble_copies_only_what_the_release_ships(tmp_path):
     assert not (a.workdir / "models" / "__pycache__").exists()
     assert (a.workdir / "models" / "vit.py").read_text() == "# mine\n"
     assert (a.workdir / "main.py").read_bytes() == (handout / "main.py").read_bytes()
+
+
+@pytest.mark.parametrize("work", ["solved model", "left-over submission.csv"])
+def test_a_worked_in_handout_is_refused_as_the_grading_base(tmp_path, capsys, work):
+    """A student's missing files come from --handout: a handout someone worked in would lend its
+    solved model or its submission.csv to every student who did not hand one in."""
+    import shutil
+
+    from autograder.cli import main
+
+    handout = tmp_path / "handout"
+    shutil.copytree(shared_handout(), handout, symlinks=True)
+    assert main(["grade", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.json"), "--handout",
+                 str(handout), "--repo", str(REPO)]) == 0, "an untouched handout is accepted"
+    assert (tmp_path / "x.json").is_file()
+    capsys.readouterr()
+    if work == "solved model":
+        (handout / "models" / "vit.py").write_text((REPO / "models" / "vit.py").read_text())
+        named = "models/vit.py"
+    else:
+        (handout / "submission.csv").write_text("Id,Category\n0,1\n")
+        named = "submission.csv"
+    for command in (["grade", str(tmp_path / "nothing"), "--out", str(tmp_path / "r.json")],
+                    ["grade-all", str(tmp_path), "--out", str(tmp_path / "out")]):
+        assert main(command + ["--handout", str(handout), "--repo", str(REPO)]) == 2
+        err = capsys.readouterr().err
+        assert "not an untouched handout" in err and named in err and "release --out" in err
+    assert not (tmp_path / "r.json").exists()
