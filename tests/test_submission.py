@@ -209,6 +209,21 @@ def test_flat_upload_images_are_matched_by_name(tmp_path, staff_text, key, fake_
     assert "matched the image link images/curve.png to curve.png by its name" in data["output"]
 
 
+@pytest.mark.parametrize("link", ["/images/curve.png", "images/curve.png"])
+def test_a_repository_root_link_scores_like_a_relative_one_under_grade_and_worksheet(tmp_path, staff_text, key,
+                                                                                     fake_code, link):
+    """The original course's student wrote ![](/images/x.png) (GitHub's repository-root form)."""
+    q = _image_questions(key)[0]
+    for layout in ("flat", "folders"):
+        sub = tmp_path / layout
+        sub.mkdir()
+        (sub / "WORKSHEET.md").write_text(_answer(staff_text, q, f"![curve]({link})"))
+        _png(sub / "curve.png" if layout == "flat" else sub / "images" / "curve.png")
+        assert by_name(ws.grade_worksheet(sub))[f"worksheet/{q}"].score == key[q].points, layout
+        data = grade.grade_submission(sub, tmp_path / f"{layout}.json", REPO, shared_handout())
+        assert _worksheet_scores(data)[f"worksheet/{q}"] == key[q].points, layout
+
+
 def test_lone_worksheet_file_uses_images_beside_it(tmp_path, staff_text, key):
     q = _image_questions(key)[0]
     (tmp_path / "my_worksheet.md").write_text(_answer(staff_text, q, "![c](images/c.png)"))

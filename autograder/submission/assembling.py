@@ -64,8 +64,10 @@ def image_links(text: str) -> list[str]:
 
 
 def link_target(link: str) -> PurePosixPath | None:
-    """Where an image link points, relative to the worksheet's folder; None for a web address, an
-    absolute path, a path leaving the folder, or a suffix not in ``IMAGE_SUFFIXES``.
+    """Where an image link points, relative to the worksheet's folder; None for a web address, a
+    path leaving the folder, or a suffix not in ``IMAGE_SUFFIXES``. A leading ``/`` means the top of
+    the student's repository, as GitHub renders it (``/images/a.png`` reads ``images/a.png``), the
+    same reading as the worksheet grader's.
 
     Args:
         link: as written in the worksheet (``images/loss%20curve.png#x`` reads ``images/loss curve.png``).
@@ -73,7 +75,8 @@ def link_target(link: str) -> PurePosixPath | None:
     if re.match(r"^[a-z][a-z0-9+.-]*:", link, re.IGNORECASE):
         return None
     clean = unquote(link.split("#")[0].split("?")[0]).replace("\\", "/")
-    if not clean or clean.startswith("/"):
+    clean = clean.lstrip("/")
+    if not clean:
         return None
     path = PurePosixPath(os.path.normpath(clean))
     if ".." in path.parts or path.suffix.lower() not in IMAGE_SUFFIXES:
