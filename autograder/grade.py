@@ -388,6 +388,9 @@ def _preload(limits=None) -> None:
         _CLASS.clear()
     _CLASS["zygote"] = zygote
     _compute_references()
+    from autograder.worksheet.key import preload_key
+
+    preload_key()  # the worksheet answer key, parsed once for the class (forked workers inherit it)
     if zygote is not None:
         zygote.wait_ready()  # before forking workers: they inherit its state instead of each reading it
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
 
 from autograder.worksheet.common import COMMENT_RE, SOL_BEGIN, SOL_END, STUB, WorksheetError
 
@@ -142,6 +145,15 @@ def _anchors(template: str) -> dict[str, str]:
     return {q: a for q, a in anchors.items() if counts[a] == 1}
 
 
+@lru_cache(maxsize=4)
+def _template_view(template: str) -> tuple[frozenset[str], Mapping[str, str], tuple[str, ...]]:
+    """What ``parse_worksheet`` reads from a template: its question-text lines, its anchors and its
+    question ids in order; computed once per template text (the staff worksheet is the same for a
+    whole class) and read-only."""
+    return (frozenset(_template_lines(template)), MappingProxyType(_anchors(template)),
+            tuple(begin.qid for begin, _ in _regions(template)))
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -179,7 +191,7 @@ def parse_worksheet(text: str, template: str | None = None) -> dict[str, Answer]
         text: the worksheet's contents.
         template: the staff or blank worksheet, or None to read the markers only.
     """
-    tlines = _template_lines(template) if template else set()
+    tlines, anchors, template_ids = _template_view(template) if template else (frozenset(), {}, ())
     ms = _markers(text)
     answers: dict[str, Answer] = {}
 
@@ -224,12 +236,10 @@ def parse_worksheet(text: str, template: str | None = None) -> dict[str, Answer]
                 f"below the question. Put the marker back above your answer.")
 
     if template:
-        anchors = _anchors(template)
         lines = text.splitlines()
         stripped = [ln.strip() for ln in lines]
         marker_lines = {_line_of(text, m.start) - 1 for m in ms}
-        for begin, _ in _regions(template):
-            qid = begin.qid
+        for qid in template_ids:
             if qid in answers:
                 continue
             anchor = anchors.get(qid)
