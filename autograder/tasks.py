@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 LAYER_NORM_EPS = 1e-6  # the contract's LayerNorm epsilon (DESIGN.md §4)
 GRAD_SUMMARY_NUMEL = 4096  # gradients larger than this come back as a fixed sample plus sum and norm
@@ -124,12 +125,10 @@ def materialize(spec: Any, out: torch.Tensor | None = None) -> torch.Tensor:
     if out is None:
         out = torch.empty(spec["shape"], dtype=torch.float64)
     flat = out.view(-1)  # (numel,)
-    done = min(base.numel(), flat.numel())
-    flat[:done] = base[:done]
-    while done < flat.numel():  # double the filled prefix until the tensor is full
-        step = min(done, flat.numel() - done)
-        flat[done:done + step] = flat[:step]
-        done += step
+    period = base.numel()
+    rows = flat.numel() // period
+    flat[:rows * period].view(rows, period).copy_(base.expand(rows, period))  # (rows, 4099): one write pass
+    flat[rows * period:] = base[:flat.numel() - rows * period]
     return out
 
 
@@ -445,23 +444,36 @@ def match_layers(ref: list[dict], got: list[dict]) -> dict[str, str]:
     return pairs
 
 
-def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor]) -> dict[str, str]:
-    """Copies the grader's tensors into ``model``, layer by matched layer (``match_layers``).
-
-    Returns:
-        reference parameter name -> the student's parameter name (for comparing gradients).
-    """
-    with torch.no_grad():  # known values for the trace (the storage may be uninitialised)
+def _fill_known(model: nn.Module) -> None:
+    """Known values for a trace on real tensors (the storage may be uninitialised)."""
+    with torch.no_grad():
         for p in model.parameters():
             p.fill_(0.01)
         for b in model.buffers():
             if b.is_floating_point():
                 b.fill_(1.0)
+
+
+def _load_matched(model: nn.Module, spec: dict, inputs: list[torch.Tensor],
+                  traced: list[dict] | None = None) -> dict[str, str]:
+    """Copies the grader's tensors into ``model``, layer by matched layer (``match_layers``).
+
+    Args:
+        traced: ``trace_layers`` of ``model`` made already (on the meta device, ``_meta_traced``);
+            None: traced here, on known values.
+
+    Returns:
+        reference parameter name -> the student's parameter name (for comparing gradients).
+    """
+    if traced is None:
+        _fill_known(model)
     try:
-        pairs = match_layers(spec["layers"], trace_layers(model, inputs))
+        pairs = match_layers(spec["layers"], traced if traced is not None else trace_layers(model, inputs))
     except _ShapeMismatch:
         if "uses" not in spec:
             raise
+        if traced is not None:
+            _fill_known(model)  # the tensor fallback traces values
         return _load_by_tensor(model, spec, inputs)
     modules = dict(model.named_modules())
     names: dict[str, str] = {}
@@ -512,21 +524,72 @@ class _ShapeMismatch(Exception):
         self.params, self.buffers = params, buffers
 
 
-def _build_empty(cls: type, kwargs: dict) -> nn.Module | None:
+def _build_empty(cls: type, kwargs: dict,
+                 trace_inputs: list[torch.Tensor] | None = None) -> tuple[nn.Module | None, list[dict] | None]:
     """The module built on the meta device in float64 and given uninitialised storage, or None
-    when the class cannot be built that way (then it is built normally)."""
+    when the class cannot be built that way (then it is built normally).
+
+    Args:
+        trace_inputs: also trace the layers on the meta device first (``_meta_traced``), in float64
+            as ``model.double()`` leaves it.
+
+    Returns:
+        (the module or None, its ``trace_layers`` or None when not traced).
+    """
     default = torch.get_default_dtype()
     try:
         torch.set_default_dtype(torch.float64)
         with torch.device("meta"):
             model = cls(**kwargs)
         if any(isinstance(v, torch.Tensor) and v.is_meta for v in vars(model).values()):
-            return None  # a plain tensor attribute would stay on the meta device
-        return model.to_empty(device="cpu")
+            return None, None  # a plain tensor attribute would stay on the meta device
     except Exception:  # noqa: BLE001 - fall back to the ordinary constructor
-        return None
+        return None, None
     finally:
         torch.set_default_dtype(default)
+    traced = _meta_traced(model.double(), trace_inputs) if trace_inputs is not None else None
+    try:
+        return model.to_empty(device="cpu"), traced
+    except Exception:  # noqa: BLE001
+        return None, None
+
+
+class _Noticed(TorchDispatchMode):
+    """Notes whether any operation that draws random numbers ran (it would advance the generator)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.random = False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if torch.Tag.nondeterministic_seeded in func.tags:
+            self.random = True
+        return func(*args, **(kwargs or {}))
+
+
+def _meta_traced(model: nn.Module, inputs: list[torch.Tensor]) -> list[dict] | None:
+    """``trace_layers`` of a module built on the meta device, on meta inputs: the layers and how
+    they are called, with no pass over the weights (AlexNet's 57M) before they are loaded.
+
+    None where the trace could differ from the one on real values, which then runs as before: the
+    forward fails on meta tensors (it reads values, makes tensors on the CPU, ...), draws random
+    numbers, prints or warns (what it prints must be what the student sees from the real trace).
+    """
+    import contextlib
+    import io
+    import warnings
+
+    out, noticed = io.StringIO(), _Noticed()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
+                warnings.catch_warnings(record=True) as caught, noticed:
+            warnings.simplefilter("always")
+            traced = trace_layers(model, [x.detach().to("meta") for x in inputs])
+    except Exception:  # noqa: BLE001 - the trace on real values runs instead
+        return None
+    if noticed.random or caught or out.getvalue():
+        return None
+    return traced
 
 
 def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
@@ -535,9 +598,12 @@ def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
         with torch.device("meta"):
             counted = cls(**cfg["meta_count"])
         return {"param_count": sum(p.numel() for p in counted.parameters())}
-    model = None
-    if cfg.get("meta_init"):  # every weight is replaced: skip the initialisation (57M draws for AlexNet)
-        model = _build_empty(cls, cfg["kwargs"])
+    model, traced = None, None
+    if cfg.get("meta_init") and "matched" in cfg and not cfg.get("swaps") and not {"state", "timm_state"} & set(cfg):
+        # every weight is loaded by matched layer: trace on the meta device before any storage exists
+        model, traced = _build_empty(cls, cfg["kwargs"], trace_inputs=cfg["inputs"])
+    elif cfg.get("meta_init"):  # every weight is replaced: skip the initialisation (57M draws for AlexNet)
+        model, _ = _build_empty(cls, cfg["kwargs"])
     if model is None:
         model = cls(**cfg["kwargs"])
     for path, (kind, kw) in cfg.get("swaps", {}).items():
@@ -556,7 +622,7 @@ def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
     param_map = None
     if "matched" in cfg:
         try:
-            param_map = _load_matched(model, cfg["matched"], cfg["inputs"])
+            param_map = _load_matched(model, cfg["matched"], cfg["inputs"], traced)
         except _ShapeMismatch as e:
             return {"param_shapes": e.params, "buffer_shapes": e.buffers}
         except AmbiguousLayers as e:
