@@ -547,7 +547,10 @@ def _build_empty(cls: type, kwargs: dict,
         return None, None
     finally:
         torch.set_default_dtype(default)
-    traced = _meta_traced(model.double(), trace_inputs) if trace_inputs is not None else None
+    traced = None
+    if trace_inputs is not None and _meta_trace_cheap(model):
+        model = model.double()  # as _run_config leaves it before loading the weights
+        traced = _meta_traced(model, trace_inputs)
     try:
         return model.to_empty(device="cpu"), traced
     except Exception:  # noqa: BLE001
@@ -560,6 +563,10 @@ class _Noticed(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.random = False
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # nothing here is compiled: without this, entering the mode imports torch._dynamo (1.4 s)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if torch.Tag.nondeterministic_seeded in func.tags:
@@ -592,6 +599,19 @@ def _meta_traced(model: nn.Module, inputs: list[torch.Tensor]) -> list[dict] | N
     return traced
 
 
+META_TRACE_NUMEL = 1 << 20  # weights from which the meta trace pays (below, a pass over them costs < 3 ms)
+
+
+def _meta_trace_cheap(model: nn.Module | None = None) -> bool:
+    """Whether a trace on the meta device costs less than the trace on values: the module holds at
+    least ``META_TRACE_NUMEL`` weights (the meta kernels cost ~1 ms per layer, whatever its size), and
+    torch's meta kernels for convolutions and pooling, Python code that imports ``torch._dynamo`` on
+    first use (0.6 s in a fresh child), are loaded (a warm child forked from the grader's server)."""
+    if "torch._dynamo" not in sys.modules:
+        return False
+    return model is None or sum(p.numel() for p in model.parameters()) >= META_TRACE_NUMEL
+
+
 def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
     torch.manual_seed(cfg.get("seed", 0))
     if cfg.get("meta_count") is not None:  # count parameters without allocating them
@@ -599,7 +619,8 @@ def _run_config(mod: Any, cls: type, cfg: dict) -> dict:
             counted = cls(**cfg["meta_count"])
         return {"param_count": sum(p.numel() for p in counted.parameters())}
     model, traced = None, None
-    if cfg.get("meta_init") and "matched" in cfg and not cfg.get("swaps") and not {"state", "timm_state"} & set(cfg):
+    if (cfg.get("meta_init") and "matched" in cfg and not cfg.get("swaps") and not {"state", "timm_state"} & set(cfg)
+            and _meta_trace_cheap()):
         # every weight is loaded by matched layer: trace on the meta device before any storage exists
         model, traced = _build_empty(cls, cfg["kwargs"], trace_inputs=cfg["inputs"])
     elif cfg.get("meta_init"):  # every weight is replaced: skip the initialisation (57M draws for AlexNet)

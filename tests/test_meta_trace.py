@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+import torch._dynamo  # noqa: F401  (loaded, as in a warm child: the meta trace is the cheap one)
 from torch import nn
 
 from autograder import tasks
@@ -77,6 +78,7 @@ def _run_both(monkeypatch, mod, cls_name: str, cfg: dict) -> tuple[dict, dict, l
 
 @pytest.mark.parametrize("item,rel,alt", SOLUTIONS, ids=[f"{i.split('/')[0]}-{a or 'staff'}" for i, _, a in SOLUTIONS])
 def test_meta_trace_gives_the_same_bits_as_the_trace_on_values(item, rel, alt, tmp_path, monkeypatch):
+    monkeypatch.setattr(tasks, "META_TRACE_NUMEL", 0)  # the small ResNet blocks too (they trace on values)
     mod = _module(tmp_path, rel, alt)
     cases = [c for c in cases_for(ITEMS[item]) if "matched" in c.payload]
     assert cases
@@ -142,6 +144,7 @@ def test_a_forward_the_meta_trace_cannot_follow_takes_the_trace_on_values(why, m
         model = cls().double()
     assert tasks._meta_traced(model, [torch.randn(3, 4, dtype=torch.float64)]) is None
     assert capsys.readouterr().out == ""  # nothing the meta trace printed reaches the student's output
+    monkeypatch.setattr(tasks, "META_TRACE_NUMEL", 0)
     cfg = _matched_cfg(_Net())
     fast, old, made = _run_both(monkeypatch, sys.modules[__name__], "_Net", cfg)  # the plain net: traced on meta
     assert made[0] is not None
@@ -158,3 +161,25 @@ def test_what_the_forward_prints_is_printed_once_from_real_values(capsys):
     out = capsys.readouterr().out
     assert "meta" not in out
     assert out.count("activations") == 1 + cfg["repeat"]  # the trace on values, then each forward
+
+
+def test_a_fresh_child_traces_on_values(monkeypatch):
+    """Without torch._dynamo loaded (a fresh child), the meta kernels' first use would cost more
+    than the trace on values: the trace on values runs."""
+    monkeypatch.delitem(sys.modules, "torch._dynamo")
+    assert not tasks._meta_trace_cheap()
+    called = []
+    monkeypatch.setattr(tasks, "_meta_traced", lambda model, inputs: called.append(1))
+    result = tasks._run_config(None, _Net, _matched_cfg(_Net()))
+    assert called == [] and "param_map" in result
+
+
+def test_a_small_module_traces_on_values(monkeypatch):
+    """Below ``META_TRACE_NUMEL`` weights the meta kernels cost more than a pass over the weights."""
+    called = []
+    monkeypatch.setattr(tasks, "_meta_traced", lambda model, inputs: called.append(1))
+    tasks._run_config(None, _Net, _matched_cfg(_Net()))
+    assert called == []
+    monkeypatch.setattr(tasks, "META_TRACE_NUMEL", sum(p.numel() for p in _Net().parameters()))
+    tasks._run_config(None, _Net, _matched_cfg(_Net()))
+    assert called == [1]
