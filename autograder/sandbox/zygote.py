@@ -31,7 +31,9 @@ from pathlib import Path
 # What a child of autograder.tasks imports: numpy and torch, and what torch's autograd imports on the
 # first backward (sympy, 0.5 s). Not timm: tasks.py uses torch's own layers and no handout file
 # imports it, so a fresh child never loads it either (a student's file that does pays it, as before).
-DEFAULT_PRELOAD = ("numpy", "torch", "torch.fx.experimental.symbolic_shapes")
+# torch._dynamo: what torch's Python meta kernels import on first use (0.6 s); with it loaded, a warm
+# child traces a student's layers on the meta device (autograder.tasks._meta_traced).
+DEFAULT_PRELOAD = ("numpy", "torch", "torch.fx.experimental.symbolic_shapes", "torch._dynamo")
 WARM_ENV = "VZ_SANDBOX_WARM"  # set to 0 to start every child as a fresh Python
 _MARGIN_MB = 1024  # address space a warm child needs above what the server already maps
 
