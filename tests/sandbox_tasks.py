@@ -180,6 +180,20 @@ def scan_memory(p: dict) -> dict:
             "control": find_in_own_memory(control.translate(_PLUS_ONE)), "pid": os.getpid()}
 
 
+def try_writes(p: dict) -> dict:
+    """Try to change each path (append to it, or create it): ``written`` or the error's name, per path."""
+    out = {}
+    for path in p["paths"]:
+        try:
+            with open(path, "a") as f:
+                f.write("# changed by the child\n")
+            out[path] = "written"
+        except OSError as e:
+            out[path] = type(e).__name__
+    return {"results": out}
+
+
 TASKS = {"echo": echo, "double": double, "spin": spin, "sleep": sleep, "alloc": alloc, "fork": fork,
          "write": write, "shout": shout, "exit": exit_, "boom": boom, "unsendable": unsendable,
-         "probe": probe, "forward": forward, "big": big, "garble": garble, "scan_memory": scan_memory}
+         "probe": probe, "forward": forward, "big": big, "garble": garble, "scan_memory": scan_memory,
+         "try_writes": try_writes}

@@ -40,6 +40,12 @@ _MARKER = "\x1e[[sandbox:item-end:"
 _MODES_ROOT = ("root", "userns", "plain")  # userns: e.g. a container that refuses root's namespaces
 _MODES_USER = ("userns", "plain")
 _mode_cache: dict[tuple, str] = {}  # (candidates, emulate_user) -> the first mode that started here
+# Where a sandbox stages its files (the submission's copy, the task code): a RAM-backed folder when it
+# has room, else the temp dir. Each sandbox writes ~180 small files: 30-100 ms on a journaling disk
+# (more when other work writes to it), ~7 ms on a tmpfs. The staged tree is ~2 MB; the child writes
+# into it only in plain mode, where it could write to /dev/shm directly anyway.
+_STAGE_DIRS = ("/dev/shm",)
+_STAGE_MIN_FREE_MB = 1024
 
 
 class SandboxError(RuntimeError):
@@ -206,6 +212,20 @@ def _copy_trusted(modules: list[str], dest: Path) -> None:
                     shutil.copyfile(pkg.origin, init)
                 else:
                     init.touch()
+
+
+def _stage_parent() -> str | None:
+    """The first of ``_STAGE_DIRS`` this process can create folders in, that allows executables (a
+    plain-mode child's temp dir is there) and has ``_STAGE_MIN_FREE_MB`` free; None: the temp dir."""
+    for folder in _STAGE_DIRS:
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        if (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) and not st.f_flag & os.ST_NOEXEC
+                and st.f_bavail * st.f_frsize >= _STAGE_MIN_FREE_MB << 20):
+            return folder
+    return None
 
 
 def _make_readable(root: Path) -> None:
@@ -383,7 +403,7 @@ class Sandbox:
         else:
             self._candidates = _MODES_ROOT if (is_root and privileged is None) else _MODES_USER
         self._uid = (65534 if self._emulate_user else _free_uid()) if is_root else None
-        self._stage = Path(tempfile.mkdtemp(prefix="vz-sandbox-"))
+        self._stage = Path(tempfile.mkdtemp(prefix="vz-sandbox-", dir=_stage_parent()))
         self._proc: subprocess.Popen | None = None
         self._mode: str | None = None
         self._used_wall = 0.0
