@@ -564,10 +564,6 @@ class _Noticed(TorchDispatchMode):
         super().__init__()
         self.random = False
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        return False  # nothing here is compiled: without this, entering the mode imports torch._dynamo (1.4 s)
-
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if torch.Tag.nondeterministic_seeded in func.tags:
             self.random = True
