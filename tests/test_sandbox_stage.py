@@ -93,3 +93,39 @@ def test_a_mounted_child_can_write_nothing_staged(privileged, workdir):
         assert _snapshot(box._stage / "work") == before
         assert _snapshot(box._stage / "trusted") == trusted_before
     assert _snapshot(workdir) == before
+
+
+@pytest.fixture
+def ram(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "ram"
+    folder.mkdir()
+    monkeypatch.setattr(sandbox_module, "_STAGE_DIRS", (str(folder),))
+    monkeypatch.setattr(sandbox_module, "_STAGE_MIN_FREE_MB", 1)
+    return folder
+
+
+def test_a_submission_too_big_for_the_ram_folder_is_staged_on_disk(workdir, ram, monkeypatch):
+    monkeypatch.setattr(sandbox_module, "_tree_bytes", lambda root: 1 << 60)
+    with Sandbox(workdir, TASKS) as box:
+        assert box._stage.parent == Path(tempfile.gettempdir())
+        assert _snapshot(box._stage / "work") == _snapshot(workdir)
+        assert list(ram.iterdir()) == []
+
+
+def test_a_ram_folder_that_fills_up_while_staging_moves_the_stage_to_disk(workdir, ram, monkeypatch):
+    import errno
+
+    copy = Sandbox._copy_into_stage
+
+    def full_in_ram(self, modules):
+        if self._stage.parent == ram:
+            (self._stage / "trusted").mkdir()  # a partial copy, left behind by the failure
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return copy(self, modules)
+
+    monkeypatch.setattr(Sandbox, "_copy_into_stage", full_in_ram)
+    with Sandbox(workdir, TASKS) as box:
+        assert box._stage.parent == Path(tempfile.gettempdir())
+        assert _snapshot(box._stage / "work") == _snapshot(workdir)
+        assert list(ram.iterdir()) == []
+        assert box.run("echo", {"x": 1}).value == {"echo": {"x": 1}}

@@ -214,6 +214,27 @@ def _copy_trusted(modules: list[str], dest: Path) -> None:
                     init.touch()
 
 
+def _room_for(folder: str | os.PathLike, nbytes: int = 0) -> bool:
+    """Whether ``folder`` keeps ``_STAGE_MIN_FREE_MB`` free after ``nbytes`` more."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= nbytes + (_STAGE_MIN_FREE_MB << 20)
+
+
+def _tree_bytes(root: Path) -> int:
+    """The size of the files under ``root`` (links not followed)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def _stage_parent() -> str | None:
     """The first of ``_STAGE_DIRS`` this process can create folders in, that allows executables (a
     plain-mode child's temp dir is there) and has ``_STAGE_MIN_FREE_MB`` free; None: the temp dir."""
@@ -223,7 +244,7 @@ def _stage_parent() -> str | None:
         except OSError:
             continue
         if (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) and not st.f_flag & os.ST_NOEXEC
-                and st.f_bavail * st.f_frsize >= _STAGE_MIN_FREE_MB << 20):
+                and _room_for(folder)):
             return folder
     return None
 
@@ -492,6 +513,27 @@ class Sandbox:
 
     # ------------------------------------------------------------------------------- staging
     def _stage_files(self, modules: list[str]) -> None:
+        """Copy the task code and the submission into the stage. A stage in a RAM-backed folder
+        (``_STAGE_DIRS``) moves to the temp dir when the submission would leave that folder less than
+        ``_STAGE_MIN_FREE_MB`` free, or when copying there fails (it filled up meanwhile): a big
+        submission never costs another student's sandbox its room."""
+        in_ram = str(self._stage.parent) in _STAGE_DIRS
+        if in_ram and not _room_for(self._stage.parent, _tree_bytes(self.workdir)):
+            self._restage()
+            in_ram = False
+        try:
+            self._copy_into_stage(modules)
+        except OSError:
+            if not in_ram:
+                raise
+            self._restage()
+            self._copy_into_stage(modules)
+
+    def _restage(self) -> None:
+        shutil.rmtree(self._stage, ignore_errors=True)
+        self._stage = Path(tempfile.mkdtemp(prefix="vz-sandbox-"))
+
+    def _copy_into_stage(self, modules: list[str]) -> None:
         trusted = self._stage / "trusted"
         _copy_trusted(["autograder.sandbox", *modules], trusted)
         shutil.copytree(self.workdir, self._stage / "work", symlinks=True,
