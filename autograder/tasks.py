@@ -662,3 +662,8 @@ def import_probe(payload: dict) -> dict:
 
 
 TASKS: dict[str, Callable[[dict], dict]] = {"check_module": check_module, "import_probe": import_probe}
+# Imported by a fresh child before it reports ready (``autograder.sandbox._runner``), while the
+# grader still imports its own stack: what autograd imports on the first backward with a given
+# gradient (sympy, about 0.4 s), which would otherwise fall into the first item. The warm server
+# imports the same (``autograder.sandbox.zygote.DEFAULT_PRELOAD``).
+PRELOAD: tuple[str, ...] = ("torch.fx.experimental.symbolic_shapes",)
