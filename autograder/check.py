@@ -24,11 +24,15 @@ def check_code(root: Path) -> tuple[list[TestResult], list[str]]:
         root: the handout folder with the student's files in it.
     """
     try:
-        from autograder.grading import grade_code_items
         from autograder.sandbox import Sandbox
     except ImportError as e:
         return [TestResult("code", 0, 1, f"the code checks are missing from this copy ({e})", status="failed")], []
     with Sandbox(root) as sb:
+        sb.start()  # the child imports torch on one core while this process does on the other
+        try:
+            from autograder.grading import grade_code_items
+        except ImportError as e:
+            return [TestResult("code", 0, 1, f"the code checks are missing from this copy ({e})", status="failed")], []
         return list(grade_code_items(root, sb, rubric=None, public_only=True)), list(sb.protections)
 
 

@@ -108,19 +108,22 @@ def grade_code(workdir: Path, limits=None, privileged: bool | None = None) -> tu
     """
     try:
         from autograder.sandbox import Limits, Sandbox
-
-        limits = limits or Limits()
-        # A class (grade-all) forks every child from one warm server; one submission starts a fresh
-        # child: the server's up-front imports cost more than they save for a single child (bench_grade).
-        zygote = _CLASS.get("zygote")
-        from autograder.grading import grade_code_items, load_rubric
     except ImportError:
-        return _code_item_fallback("the code items (grading modules missing)"), []
+        return _code_item_fallback("the code items (sandbox modules missing)"), []
+    limits = limits or Limits()
+    # A class (grade-all) forks every child from one warm server; one submission starts a fresh
+    # child at once, so that its start-up (importing torch) runs beside this process's own imports.
+    zygote = _CLASS.get("zygote")
     protections: list[str] = []
     try:
-        rubric = _CLASS.get("rubric") or load_rubric()
-        _compute_references()  # while the warm server may still be importing (a no-op once made)
         with Sandbox(workdir, limits=limits, privileged=privileged, zygote=zygote) as sb:
+            sb.start()
+            try:
+                from autograder.grading import grade_code_items, load_rubric, prepare_references
+            except ImportError:
+                return _code_item_fallback("the code items (grading modules missing)"), []
+            rubric = _CLASS.get("rubric") or load_rubric()
+            prepare_references()  # from the reference store, or made once per process (a no-op once made)
             protections = list(sb.protections)
             return list(grade_code_items(workdir, sb, rubric=rubric)), protections
     except Exception:
@@ -387,37 +390,17 @@ def _preload(limits=None) -> None:
     except Exception:  # noqa: BLE001 - then each student's grading loads (and reports) it itself
         _CLASS.clear()
     _CLASS["zygote"] = zygote
-    _compute_references()
+    try:
+        from autograder.grading import prepare_references
+
+        prepare_references(make=True)  # with the reference modules: every worker's diagnosis inherits them
+    except ImportError:
+        pass
     from autograder.worksheet.key import preload_key
 
     preload_key()  # the worksheet answer key, parsed once for the class (forked workers inherit it)
     if zygote is not None:
         zygote.wait_ready()  # before forking workers: they inherit its state instead of each reading it
-
-
-def _compute_references() -> None:
-    """Every item's reference cases, made now (once per process) instead of item by item.
-
-    At one thread, as ``grade_code_items`` makes them (the same bits). A case that fails here is
-    left to its item, which reports the failure.
-    """
-    try:
-        import torch
-
-        from autograder.grading import ITEM_NAMES, cases_for
-        from autograder.grading.reference import ITEMS
-    except ImportError:
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for name in ITEM_NAMES:
-            try:
-                cases_for(ITEMS[name])
-            except Exception:  # noqa: BLE001
-                pass
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _init_worker(threads: int) -> None:

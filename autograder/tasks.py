@@ -745,3 +745,9 @@ def import_probe(payload: dict) -> dict:
 
 
 TASKS: dict[str, Callable[[dict], dict]] = {"check_module": check_module, "import_probe": import_probe}
+# Imported by a fresh child before it reports ready (``autograder.sandbox._runner``), while the
+# grader still imports its own stack: what autograd imports on the first backward with a given
+# gradient (sympy, about 0.4 s), which would otherwise fall into the first item. The warm server
+# imports the same (``autograder.sandbox.zygote.DEFAULT_PRELOAD``), and torch._dynamo besides: a fresh child
+# does not pay 0.6 s for it and traces layers on values instead (``_meta_trace_cheap``), to the same bits.
+PRELOAD: tuple[str, ...] = ("torch.fx.experimental.symbolic_shapes",)

@@ -379,6 +379,9 @@ def test_code_items_crash_gives_one_zero_per_rubric_item(tmp_path, monkeypatch):
         def __init__(self, *a, **k):
             pass
 
+        def start(self):
+            pass
+
         def __enter__(self):
             return self
 

@@ -281,3 +281,30 @@ def test_falls_back_to_a_weaker_mode_when_isolation_fails(workdir, monkeypatch):
         assert box.run("echo", {"a": 1}).value == {"echo": {"a": 1}}
     with pytest.raises(SandboxError, match="could not start"):
         Sandbox(workdir, TASKS, mode="root" if IS_ROOT else "userns").run("echo", {})
+
+
+def test_start_launches_the_child_and_the_first_run_waits_for_it(workdir):
+    """`start` returns at once (the grader imports torch meanwhile); the first run waits for the
+    child, which has every protection a child started by `run` has."""
+    with Sandbox(workdir, TASKS) as plain_box:
+        want = plain_box.protections
+    with Sandbox(workdir, TASKS) as box:
+        box.start()
+        box.start()  # a second call changes nothing
+        r = box.run("echo", {"n": 1})
+        assert r.ok and r.value == {"echo": {"n": 1}}
+        assert [p for p in box.protections if "uid" not in p] == [p for p in want if "uid" not in p]
+        assert box.run("exit", {"code": 3, "hard": True}).limit  # a fresh child takes over as before
+        assert box.run("echo", {}).ok
+
+
+def test_a_started_child_that_never_ran_a_task_is_gone_after_close(workdir):
+    box = Sandbox(workdir, TASKS)
+    box.start()
+    boot = box._proc.pid
+    box.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (box._uid is not None and _alive_with_uid(box._uid)):
+        time.sleep(0.05)
+    assert box._uid is None or not _alive_with_uid(box._uid)
+    assert not os.path.exists(f"/proc/{boot}")  # reaped

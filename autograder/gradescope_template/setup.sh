@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image (the bundle is unpacked in
 # $ROOT/source). It installs Python 3.11 and requirements.txt into $ROOT/venv, then builds the
-# student handout once into $ROOT/handout so that each submission's grading starts at once.
+# student handout once into $ROOT/handout and the reference store (every code item's reference
+# results) into $ROOT/cache, so that each submission's grading starts at once.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 export DEBIAN_FRONTEND=noninteractive
@@ -23,3 +24,5 @@ python3.11 -m venv "$ROOT/venv"
 
 cd "$ROOT/source"
 "$ROOT/venv/bin/python" -m autograder release --out "$ROOT/handout" --force
+AUTOGRADER_CACHE="$ROOT/cache" "$ROOT/venv/bin/python" -c \
+    "from autograder.grading import prepare_references; prepare_references()"

@@ -26,11 +26,12 @@ from autograder.results import TestResult, cap_text
 
 __all__ = ["grade_code_items", "load_rubric", "ITEM_NAMES", "RubricError", "DEFAULT_RUBRIC", "grade_item"]
 
-_CASES: dict[str, list[Case]] = {}  # the references depend only on the seeds: made once per process
+_CASES: dict[str, list[Case]] = {}  # each item's cases (stored or made), once per process
+_LIVE: dict[str, list[Case]] = {}  # each item's made cases, with their reference modules
 
 
 def cases_for(item: Item, public: bool = False) -> list[Case]:
-    """The item's seeded cases and reference results (computed once per process).
+    """The item's seeded cases and reference results (once per process; see ``prepare_references``).
 
     Args:
         item: the graded item.
@@ -44,8 +45,51 @@ def cases_for(item: Item, public: bool = False) -> list[Case]:
         if shipped is not None:
             return shipped
     if item.name not in _CASES:
-        _CASES[item.name] = item.make_cases()
+        _CASES[item.name] = live_cases(item)
     return _CASES[item.name]
+
+
+def live_cases(item: Item) -> list[Case]:
+    """The item's cases made by running the references (with their modules, which the diagnosis
+    needs), once per process. Equal, bit for bit, to the stored ones of the same fingerprint."""
+    if item.name not in _LIVE:
+        _LIVE[item.name] = item.make_cases()
+    return _LIVE[item.name]
+
+
+def prepare_references(make: bool = False) -> None:
+    """Every item's cases, ready before any student is graded: read from the reference store
+    (``autograder.grading.store``) when it is current, else made (at one thread, as the items
+    make them) and stored for the next run.
+
+    Args:
+        make: make the cases even when the store is current (``grade-all``: every worker then
+            inherits the reference modules the diagnosis uses).
+
+    A case that fails to be made is left to its item, which reports the failure.
+    """
+    from autograder.grading import store
+
+    if not make and all(name in _CASES for name in ITEM_NAMES):
+        return
+    if not make:
+        stored = store.load()
+        if stored is not None:
+            for name in ITEM_NAMES:
+                _CASES.setdefault(name, stored[name])
+            return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in ITEM_NAMES:
+            try:
+                _CASES[name] = live_cases(ITEMS[name])
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        torch.set_num_threads(threads)
+    if all(name in _LIVE for name in ITEM_NAMES) and not store.store_path().is_file():
+        store.save(_LIVE)
 
 
 def grade_code_items(workdir: Path, sandbox, rubric: dict | None = None, public_only: bool = False,
@@ -127,6 +171,17 @@ def _grade_one(name: str, rubric: dict, public_only: bool, items: list[str] | No
                                   + traceback.format_exc(limit=3), spec["visibility"]))
 
 
+def _with_references(item: Item, cases: list[Case]) -> list[Case]:
+    """``cases`` with their reference modules (stored cases have none): the made ones, or
+    ``cases`` as they are when making them fails (the diagnosis then names nothing)."""
+    if all(c.reference is not None or c.payload.get("meta_count") is not None for c in cases):
+        return cases
+    try:
+        return live_cases(item)
+    except Exception:  # noqa: BLE001 - no diagnosis rather than no grade
+        return cases
+
+
 PRINTED_BYTES = 2048  # the student's printed output shown with a failing item
 ERROR_BYTES = 4096  # the sandbox's report of a run that did not finish
 
@@ -194,7 +249,7 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     score = points * passed / len(cases)
     lines.insert(0, f"{item.cls}: {passed}/{len(cases)} configurations match the reference. {header}")
     if passed < len(cases):
-        found = diagnose(item.name, cases, got, mistakes, rtol, atol)
+        found = diagnose(item.name, cases if public else _with_references(item, cases), got, mistakes, rtol, atol)
         lines += [f"Diagnosis: your results match a known mistake: {d}." for d in found]
         lines += printed
 

@@ -1,9 +1,12 @@
 """What ``check`` knows without staff files: public cases and the public part of the mistake
 catalogue, shipped as numbers (``public_checks.pt`` next to this file), never as code.
 
-- Cases for the items whose references are staff-only (``reference.PUBLIC_CASES``: AddPositionEmbs,
-  Encoder, VisionTransformer, on other seeds and sizes than the graded cases): the inputs, weights
-  and the reference's results.
+- The public cases of every item: for the items whose references are staff-only
+  (``reference.PUBLIC_CASES``: AddPositionEmbs, Encoder, VisionTransformer) other seeds and sizes
+  than the graded cases; for the others their graded cases, whose references are public code
+  (timm's and torchvision's layers) the handout could run itself. Shipping them as numbers saves
+  ``check`` importing timm and torchvision and running every reference (about 3 s of a student's
+  wait); the inputs, weights and the reference's results.
 - The public mistakes (``Mistake.public`` in the staff catalogue): their descriptions and what
   their mutants output on each public case, so the diagnosis can name them in the handout.
 
@@ -27,8 +30,8 @@ _LOADED: dict[str, dict] = {}
 
 
 def public_case_list(item: str) -> list[Case]:
-    """The cases ``check`` runs for ``item``, built from the references (staff side only for the
-    items in ``PUBLIC_CASES``)."""
+    """The cases ``check`` runs for ``item``, made from the references (staff side only for the
+    items in ``PUBLIC_CASES``; the graded cases for the others)."""
     return PUBLIC_CASES[item]() if item in PUBLIC_CASES else ITEMS[item].make_cases()
 
 
@@ -39,18 +42,16 @@ def build() -> dict:
         ``{"cases": {item: [{"label", "payload", "expected"}]}, "mistakes": [{"item", "key",
         "description", "outputs": [tensor or None per public case]}]}``.
     """
-    from autograder.grading import cases_for
     from autograder.grading.diagnosis import _output, load_mistakes, mutant
 
-    cases = {name: PUBLIC_CASES[name]() for name in PUBLIC_CASES}
+    cases = {name: public_case_list(name) for name in ITEM_NAMES}
     data: dict = {"cases": {name: [{"label": c.label, "payload": c.payload, "expected": c.expected}
                                    for c in found] for name, found in cases.items()},
                   "mistakes": []}
     for m in load_mistakes():
         if not m.public or m.symptom is not None:
             continue
-        item_cases = cases.get(m.item) or cases_for(ITEMS[m.item])
-        outputs = [None if c.reference is None else _output(mutant(c.reference, m), c.payload) for c in item_cases]
+        outputs = [None if c.reference is None else _output(mutant(c.reference, m), c.payload) for c in cases[m.item]]
         data["mistakes"].append({"item": m.item, "key": m.key, "description": m.description, "outputs": outputs})
     return data
 

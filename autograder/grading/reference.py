@@ -11,6 +11,7 @@ and inputs.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -320,9 +321,10 @@ def torchvision_block(in_planes: int, planes: int, stride: int) -> nn.Module:
     down = None
     if stride != 1 or in_planes != planes:
         down = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-    return _ShortcutBlock(in_planes, planes, stride, down)
+    return _shortcut_block_class()(in_planes, planes, stride, down)
 
 
+@functools.cache  # torchvision is imported when a block is first made, not with this module
 def _shortcut_block_class() -> type:
     from torchvision.models.resnet import BasicBlock
 
@@ -333,8 +335,6 @@ def _shortcut_block_class() -> type:
 
     return ShortcutBlock
 
-
-_ShortcutBlock = _shortcut_block_class()
 
 
 def alexnet_cases() -> list[Case]:

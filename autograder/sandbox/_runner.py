@@ -119,9 +119,16 @@ def serve(sock: socket.socket, cfg: dict) -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans stay ours to kill
-    # torch and numpy are imported by the channel (or the tasks) when first needed; the thread
-    # count comes from OMP_NUM_THREADS in the environment.
-    tasks = importlib.import_module(cfg["task_module"]).TASKS
+    # torch and numpy are imported by the channel (or the tasks) when first needed, or before the
+    # ready message when the task module lists them in PRELOAD; the thread count comes from
+    # OMP_NUM_THREADS in the environment.
+    module = importlib.import_module(cfg["task_module"])
+    tasks = module.TASKS
+    for name in getattr(module, "PRELOAD", ()):  # what the tasks will import anyway, before the grader waits on it
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     sock.sendall(channel.encode({"event": "ready", "threads": threading.active_count()}, max_bytes))
     base_threads = set(threading.enumerate())
     while True:

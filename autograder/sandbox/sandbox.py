@@ -436,6 +436,7 @@ class Sandbox:
         self._trusted_modules = tuple(trusted_modules)
         self._zygote = zygote
         self._start_note = ""
+        self._launched: str | None = None  # the mode `start` launched, not yet awaited
         try:
             self._stage_files([task_module, *trusted_modules])
         except BaseException:
@@ -483,7 +484,7 @@ class Sandbox:
         if left_cpu <= 0:
             return TaskResult(False, limit=f"CPU time limit ({lim.submission_cpu_s:g} s) for the whole submission")
         try:
-            if self._proc is None:
+            if self._proc is None or self._launched is not None:
                 self._start()
             nonce = secrets.token_hex(16)
             frame = channel.encode({"task": task, "nonce": nonce, "payload": payload or {}},
@@ -579,14 +580,36 @@ class Sandbox:
         }
 
     # ----------------------------------------------------------------------------- the child
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Begin starting the child and return at once, without waiting for it to be ready.
+
+        The first ``run`` (or ``protections``, ``mode``) waits for it. A grader calls this before
+        its own heavy imports, so that the child's start-up (a fresh Python importing torch) runs
+        on another core at the same time. No-op once the child has started.
+        """
+        if self._proc is not None or self._mode is not None or self._launched is not None:
+            return
+        mode = self._start_candidates()[0]
+        self._launch(mode)
+        self._launched = mode
+
+    def _start_candidates(self) -> list[str]:
         key = (self._candidates, self._emulate_user)
         candidates = list(self._candidates)
         if key in _mode_cache:
             candidates = candidates[candidates.index(_mode_cache[key]):]
+        return candidates
+
+    def _start(self) -> None:
+        key = (self._candidates, self._emulate_user)
+        candidates = self._start_candidates()
+        launched, self._launched = self._launched, None
         errors = []
         for mode in candidates:
-            ok, why = self._spawn(mode)
+            if launched != mode:
+                self._launch(mode)
+            launched = None
+            ok, why = self._await_ready(mode)
             if ok:
                 _mode_cache[key] = mode
                 self._mode = mode
@@ -596,8 +619,8 @@ class Sandbox:
                 break
         raise SandboxError("could not start the sandboxed child:\n" + "\n".join(errors))
 
-    def _spawn(self, mode: str) -> tuple[bool, str]:
-        """Start boot + child in ``mode``; wait for the runner's ready message."""
+    def _launch(self, mode: str) -> None:
+        """Start boot + child in ``mode`` (returns at once; ``_await_ready`` waits for the child)."""
         if mode == "plain":
             tmp = self._stage / "tmp"
             shutil.rmtree(tmp, ignore_errors=True)
@@ -633,6 +656,9 @@ class Sandbox:
         self._out = bytearray()
         self._out_dropped = 0
         self._scan = b""
+
+    def _await_ready(self, mode: str) -> tuple[bool, str]:
+        """Wait for the runner's ready message of the child ``_launch`` started; (ok, why not)."""
         self._mode = mode
         deadline = time.monotonic() + self.limits.startup_s
         messages, why = self._wait(deadline, None, None, want_ready=True)
@@ -683,16 +709,19 @@ class Sandbox:
         if proc is None:
             return
         self._proc = None
+        mode, self._launched = self._mode or self._launched, None  # a child `start` launched may be unawaited
         self._poll_status()
         pid = self._child_pid
         if pid is not None and self._exit_code is None:
-            if self._mode == "plain":
+            if mode == "plain":
                 self._kill_tree(pid)
             else:
                 try:
                     os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: the kernel kills the rest
                 except ProcessLookupError:
                     pass
+        elif pid is None:  # boot has not reported its child yet (`start` without a run): the child
+            proc.kill()    # dies with boot (parent-death signal) before any task reached it
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
