@@ -5,7 +5,12 @@ import importlib
 import os
 import socket
 import sys
+import tempfile
 import time
+
+# Asked at import, as torch._dynamo does: a warm server caches its own temp dir in `tempfile`, which
+# its forked children must not inherit (test_sandbox_warm).
+_IMPORT_TMP = tempfile.gettempdir()
 
 
 def echo(p: dict) -> dict:
@@ -105,7 +110,14 @@ def probe(p: dict) -> dict:
     out = {"uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(), "cwd": os.getcwd(),
            "hostname": socket.gethostname(), "env": dict(os.environ), "root": sorted(os.listdir("/")),
            "pids": sorted(int(d) for d in os.listdir("/proc") if d.isdigit()),
-           "exists": {path: os.path.exists(path) for path in p.get("paths", [])}}
+           "exists": {path: os.path.exists(path) for path in p.get("paths", [])},
+           "tempdir": tempfile.gettempdir()}
+    try:
+        fd, name = tempfile.mkstemp()
+        os.close(fd)
+        out["mkstemp"] = os.path.dirname(name)
+    except OSError as e:
+        out["mkstemp"] = f"{type(e).__name__}: {e}"
     try:
         with socket.create_connection(("127.0.0.1", p.get("port", 9)), timeout=2) as s:
             s.sendall(b"leak")

@@ -114,6 +114,8 @@ def test_warm_child_has_the_fresh_childs_protections(workdir, light, monkeypatch
     assert warm["env"] == {**fresh["env"]}, "the child's whole environment is the fresh child's"
     assert "VZ-WARM-TEST-SECRET" not in str(warm["env"])
     assert warm["root"] == fresh["root"]
+    # the child's own temp dir, not the one the server cached at import (torch._dynamo does that)
+    assert warm["tempdir"] == fresh["tempdir"] == warm["mkstemp"] == warm["env"]["TMPDIR"]
 
 
 def test_warm_child_limits_and_recovery(workdir, light):

@@ -26,6 +26,7 @@ import select
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 
 from autograder.sandbox import _boot
@@ -39,6 +40,7 @@ def _enter_runner(cfg: dict) -> None:
 
     os.environ.clear()
     os.environ.update(cfg["env"])
+    tempfile.tempdir = None  # a module imported by the server may have cached the server's temp dir
     # The task code was imported from the server's copy; the child has its own at another path.
     old, trusted = cfg["zygote_trusted"], cfg["runner"]["trusted"]
     sys.path[:] = [trusted] + [p for p in sys.path if p not in (old, trusted)]
