@@ -178,6 +178,7 @@ class Run:
         protections: sandbox protections in force (step ``code``).
         problems: student-facing problems, shown first in the results' output.
         notes: student-facing notes (files found elsewhere, images matched by name, ...).
+        ram: a private folder in RAM holding the assembled submission (step ``assemble``), or None.
     """
 
     submission: Path
@@ -192,6 +193,7 @@ class Run:
     protections: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ram: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,21 @@ def _open_failed(run: Run) -> list[TestResult]:
 
 def _assemble(run: Run) -> None:
     run.handout = Path(run.handout) if run.handout else cached_handout(run.repo)
+    # In RAM where there is room (the ~180 files of the handout cost 15-150 ms on a busy disk), else
+    # in the scratch folder; a copy that fails in RAM (filled up meanwhile) is made again on disk.
+    try:
+        from autograder.sandbox.sandbox import ram_scratch
+
+        parent = ram_scratch([run.handout, run.folder])
+    except ImportError:
+        parent = None
+    if parent is not None:
+        run.ram = Path(tempfile.mkdtemp(prefix="grade-work-", dir=parent))
+        try:
+            run.assembly = assemble(run.folder, run.handout, run.ram / "work")
+            return
+        except OSError:
+            shutil.rmtree(run.ram / "work", ignore_errors=True)
     run.assembly = assemble(run.folder, run.handout, run.scratch / "work")
 
 
@@ -347,7 +364,11 @@ def grade_submission(
     out = Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         run = Run(Path(submission), Path(tmp), Path(repo), Path(handout) if handout else None, limits, privileged)
-        run_steps(run)
+        try:
+            run_steps(run)
+        finally:
+            if run.ram is not None:
+                shutil.rmtree(run.ram, ignore_errors=True)
     extra = {"student": name or student_name(submission), "taken": run.assembly.taken if run.assembly else [],
              "protections": run.protections}
     return write_results(str(out), run.tests, _summary(run), extra)

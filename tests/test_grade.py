@@ -452,3 +452,39 @@ def test_a_worked_in_handout_is_refused_as_the_grading_base(tmp_path, capsys, wo
         err = capsys.readouterr().err
         assert "not an untouched handout" in err and named in err and "release --out" in err
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("ram", ["room", "copy fails there", "no room"])
+def test_the_assembled_submission_goes_to_ram_when_there_is_room_and_is_removed(tmp_path, monkeypatch, ram):
+    """The ~180 files of the handout are copied per student into a RAM folder where it has room
+    (as the sandbox stages its files), else into the scratch folder; a copy that fails in RAM is made
+    again on disk; nothing stays behind, and the grading is the same."""
+    import autograder.sandbox.sandbox as sandbox_module
+
+    fake_ram = tmp_path / "shm"
+    fake_ram.mkdir()
+    monkeypatch.setattr(sandbox_module, "_STAGE_DIRS", (str(fake_ram),))
+    if ram == "no room":
+        monkeypatch.setattr(sandbox_module, "_STAGE_MIN_FREE_MB", 1 << 40)
+    seen: list[Path] = []
+    real_assemble = grade.assemble
+
+    def watch(folder, handout, dest):
+        seen.append(Path(dest))
+        if ram == "copy fails there" and Path(dest).is_relative_to(fake_ram):
+            Path(dest).mkdir(parents=True)
+            raise OSError(28, "No space left on device")
+        return real_assemble(folder, handout, dest)
+
+    workdirs: list[Path] = []
+    monkeypatch.setattr(grade, "assemble", watch)
+    monkeypatch.setattr(grade, "grade_code", lambda workdir, *a: (workdirs.append(Path(workdir)) or [], []))
+    sub = tmp_path / "sub"
+    (sub / "models").mkdir(parents=True)
+    (sub / "models" / "vit.py").write_text("# mine\n")
+    data = grade_submission(sub, tmp_path / "r.json", handout=shared_handout())
+    assert "models/vit.py" in data["extra_data"]["taken"]
+    in_ram = [d.is_relative_to(fake_ram) for d in seen]
+    assert in_ram == {"room": [True], "copy fails there": [True, False], "no room": [False]}[ram]
+    assert workdirs == [seen[-1]]
+    assert list(fake_ram.iterdir()) == []  # the RAM folder is removed with the rest

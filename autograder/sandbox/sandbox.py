@@ -249,6 +249,20 @@ def _stage_parent() -> str | None:
     return None
 
 
+def ram_scratch(trees: list[Path]) -> str | None:
+    """A RAM-backed folder (as for the sandbox's stage) with room for copies of ``trees`` while
+    keeping ``_STAGE_MIN_FREE_MB`` free, or None (then use the temp dir). For the grader's own
+    per-student copies (the assembled submission), which are written once and read once.
+
+    Args:
+        trees: the folders about to be copied there (their files' sizes are added up).
+    """
+    parent = _stage_parent()
+    if parent is None or not _room_for(parent, sum(_tree_bytes(Path(t)) for t in trees)):
+        return None
+    return parent
+
+
 def _make_readable(root: Path) -> None:
     """Let the sandbox's unprivileged user read the staged tree (dirs 755, files 644 or 755)."""
     for dirpath, dirnames, filenames in os.walk(root):
