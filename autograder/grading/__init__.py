@@ -13,12 +13,14 @@ error, crash or timeout becomes a zero-score result with the reason, and every i
 from __future__ import annotations
 
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from autograder.grading.compare import check_case
 from autograder.grading.diagnosis import diagnose, load_mistakes
+from autograder.grading.mistake import Mistake
 from autograder.grading.forbidden import find_forbidden
 from autograder.grading.reference import ITEM_NAMES, ITEMS, Case, Item
 from autograder.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
@@ -28,6 +30,7 @@ __all__ = ["grade_code_items", "load_rubric", "ITEM_NAMES", "RubricError", "DEFA
 
 _CASES: dict[str, list[Case]] = {}  # each item's cases (stored or made), once per process
 _LIVE: dict[str, list[Case]] = {}  # each item's made cases, with their reference modules
+_MUTANT_OUTPUTS: dict[tuple[str, str], tuple] = {}  # (item, mistake key) -> its mutant's output per case, stored
 
 
 def cases_for(item: Item, public: bool = False) -> list[Case]:
@@ -58,25 +61,27 @@ def live_cases(item: Item) -> list[Case]:
 
 
 def prepare_references(make: bool = False) -> None:
-    """Every item's cases, ready before any student is graded: read from the reference store
-    (``autograder.grading.store``) when it is current, else made (at one thread, as the items
-    make them) and stored for the next run.
+    """Every item's cases and the catalogue's mutant outputs, ready before any student is graded:
+    read from the reference store (``autograder.grading.store``) when it is current, else made (at
+    one thread, as the items make them) and stored for the next run (replacing a damaged file).
 
     Args:
         make: make the cases even when the store is current (``grade-all``: every worker then
-            inherits the reference modules the diagnosis uses).
+            inherits the reference modules).
 
-    A case that fails to be made is left to its item, which reports the failure.
+    A case that fails to be made is left to its item, which reports the failure. Never raises for
+    a store that cannot be read or written.
     """
     from autograder.grading import store
 
     if not make and all(name in _CASES for name in ITEM_NAMES):
         return
-    if not make:
-        stored = store.load()
-        if stored is not None:
+    stored = store.load()
+    if stored is not None:
+        _MUTANT_OUTPUTS.update(stored.mistake_outputs)
+        if not make:
             for name in ITEM_NAMES:
-                _CASES.setdefault(name, stored[name])
+                _CASES.setdefault(name, stored.cases[name])
             return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -86,10 +91,38 @@ def prepare_references(make: bool = False) -> None:
                 _CASES[name] = live_cases(ITEMS[name])
             except Exception:  # noqa: BLE001
                 pass
+        made = all(name in _LIVE for name in ITEM_NAMES)
+        outputs = _mutant_outputs() if made and stored is None else {}
     finally:
         torch.set_num_threads(threads)
-    if all(name in _LIVE for name in ITEM_NAMES) and not store.store_path().is_file():
-        store.save(_LIVE)
+    if made and stored is None:
+        _MUTANT_OUTPUTS.update(outputs)
+        store.save(_LIVE, outputs)
+
+
+def _mutant_outputs() -> dict[tuple[str, str], tuple]:
+    """(item, mistake key) -> the catalogue mutant's output per made case, as the diagnosis
+    computes it (mistakes told by a symptom have none)."""
+    from autograder.grading.diagnosis import _output, mutant
+
+    out = {}
+    for m in load_mistakes():
+        if m.symptom is not None or m.item not in _LIVE:
+            continue
+        try:
+            out[(m.item, m.key)] = tuple(None if c.reference is None else _output(mutant(c.reference, m), c.payload)
+                                         for c in _LIVE[m.item])
+        except Exception:  # noqa: BLE001 - left to the diagnosis, which runs the mutant itself
+            pass
+    return out
+
+
+def _with_stored_outputs(mistakes: list[Mistake]) -> list[Mistake]:
+    """The staff catalogue with each mutant's outputs from the store where it has them (then the
+    diagnosis needs no reference module)."""
+    return [replace(m, outputs=_MUTANT_OUTPUTS[(m.item, m.key)])
+            if m.outputs is None and m.symptom is None and (m.item, m.key) in _MUTANT_OUTPUTS else m
+            for m in mistakes]
 
 
 def grade_code_items(workdir: Path, sandbox, rubric: dict | None = None, public_only: bool = False,
@@ -112,7 +145,7 @@ def grade_code_items(workdir: Path, sandbox, rubric: dict | None = None, public_
 
         mistakes = public_mistakes()
     else:
-        mistakes = load_mistakes()
+        mistakes = _with_stored_outputs(load_mistakes())
     results = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny float64 tensors: one thread is fastest, and grade-all runs jobs side by side
@@ -171,10 +204,13 @@ def _grade_one(name: str, rubric: dict, public_only: bool, items: list[str] | No
                                   + traceback.format_exc(limit=3), spec["visibility"]))
 
 
-def _with_references(item: Item, cases: list[Case]) -> list[Case]:
-    """``cases`` with their reference modules (stored cases have none): the made ones, or
-    ``cases`` as they are when making them fails (the diagnosis then names nothing)."""
+def _with_references(item: Item, cases: list[Case], mistakes: list[Mistake]) -> list[Case]:
+    """``cases`` with their reference modules where a mistake of ``item`` must run its mutant
+    (stored cases have none; stored mutant outputs need none): the made ones, or ``cases`` as they
+    are when making them fails (the diagnosis then names nothing)."""
     if all(c.reference is not None or c.payload.get("meta_count") is not None for c in cases):
+        return cases
+    if all(m.outputs is not None or m.symptom is not None for m in mistakes if m.item == item.name):
         return cases
     try:
         return live_cases(item)
@@ -249,7 +285,8 @@ def grade_item(item: Item, workdir: Path, sandbox, spec: dict, tolerance: dict, 
     score = points * passed / len(cases)
     lines.insert(0, f"{item.cls}: {passed}/{len(cases)} configurations match the reference. {header}")
     if passed < len(cases):
-        found = diagnose(item.name, cases if public else _with_references(item, cases), got, mistakes, rtol, atol)
+        found = diagnose(item.name, cases if public else _with_references(item, cases, mistakes), got, mistakes,
+                         rtol, atol)
         lines += [f"Diagnosis: your results match a known mistake: {d}." for d in found]
         lines += printed
 
