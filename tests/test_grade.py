@@ -424,6 +424,9 @@ def test_assemble_copies_only_what_the_release_ships(tmp_path):
     assert not (a.workdir / "models" / "__pycache__").exists()
     assert (a.workdir / "models" / "vit.py").read_text() == "# mine\n"
     assert (a.workdir / "main.py").read_bytes() == (handout / "main.py").read_bytes()
+    # the public cases' expected results (some are graded cases) stay out of the graded child's tree
+    assert (handout / "autograder" / "grading" / "public_checks.pt").is_file()
+    assert not (a.workdir / "autograder" / "grading" / "public_checks.pt").exists()
 
 
 @pytest.mark.parametrize("work", ["solved model", "left-over submission.csv"])

@@ -162,6 +162,9 @@ def _assemble(submission: Path, dest: Path, wanted: list[str], take: set[str] | 
 # What a handout folder gains by use and the release never ships (the handout's .gitignore).
 NOT_SHIPPED = (".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", "output", "datasets", "wandb",
                "*.egg-info", ".ipynb_checkpoints", "release")
+# What the handout ships for the student's own `check` but the graded child must not find: the
+# expected results of the public cases, some of which are graded cases (autograder/grading/public.py).
+NOT_GRADED = ("public_checks.pt",)
 
 
 def assemble(submission: Path | str, handout: Path | str, dest: Path | str) -> Assembly:
@@ -178,7 +181,7 @@ def assemble(submission: Path | str, handout: Path | str, dest: Path | str) -> A
     wanted = handed_in_paths(handout)
     # Only what the release shipped: a handout folder someone has worked in (`make test` made .venv,
     # or a link to one; runs in output/, datasets/) would otherwise be copied per student, venv and all.
-    shutil.copytree(handout, dest, symlinks=True, ignore=shutil.ignore_patterns(STAMP, *NOT_SHIPPED))
+    shutil.copytree(handout, dest, symlinks=True, ignore=shutil.ignore_patterns(STAMP, *NOT_SHIPPED, *NOT_GRADED))
     return _assemble(submission, dest, wanted, None)
 
 
