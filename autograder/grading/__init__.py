@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from autograder.grading.compare import check_case
-from autograder.grading.diagnosis import diagnose, load_mistakes
+from autograder.grading.diagnosis import diagnose, load_mistakes, mutant_outputs
 from autograder.grading.mistake import Mistake
 from autograder.grading.forbidden import find_forbidden
 from autograder.grading.reference import ITEM_NAMES, ITEMS, Case, Item
@@ -103,15 +103,12 @@ def prepare_references(make: bool = False) -> None:
 def _mutant_outputs() -> dict[tuple[str, str], tuple]:
     """(item, mistake key) -> the catalogue mutant's output per made case, as the diagnosis
     computes it (mistakes told by a symptom have none)."""
-    from autograder.grading.diagnosis import _output, mutant
-
     out = {}
     for m in load_mistakes():
         if m.symptom is not None or m.item not in _LIVE:
             continue
         try:
-            out[(m.item, m.key)] = tuple(None if c.reference is None else _output(mutant(c.reference, m), c.payload)
-                                         for c in _LIVE[m.item])
+            out[(m.item, m.key)] = mutant_outputs(m, _LIVE[m.item])
         except Exception:  # noqa: BLE001 - left to the diagnosis, which runs the mutant itself
             pass
     return out

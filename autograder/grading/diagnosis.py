@@ -20,7 +20,7 @@ from torch import nn
 from autograder.grading.compare import compare_tensor
 from autograder.grading.mistake import Mistake
 
-__all__ = ["Mistake", "load_mistakes", "mutant", "matches", "diagnose"]
+__all__ = ["Mistake", "load_mistakes", "mutant", "mutant_outputs", "matches", "diagnose"]
 
 
 def load_mistakes() -> list[Mistake]:
@@ -51,6 +51,18 @@ def _output(model: nn.Module, payload: dict) -> torch.Tensor | None:
     except Exception:  # noqa: BLE001 - a mutant that cannot run on this configuration matches nothing
         return None
     return out if isinstance(out, torch.Tensor) else None
+
+
+def mutant_outputs(mistake: Mistake, cases: list) -> tuple:
+    """The mutant's output per case (a tensor, or None where a case has no reference or the mutant
+    cannot run): what ``matches`` compares with, made ahead of time for the stores that keep it
+    (the handout's public checks, the grader's reference store).
+
+    Args:
+        mistake: a catalogued mistake with code (``forward`` or ``transform``).
+        cases: the item's made cases (``reference.Case``, with their reference modules).
+    """
+    return tuple(None if c.reference is None else _output(mutant(c.reference, mistake), c.payload) for c in cases)
 
 
 def matches(mistake: Mistake, cases: list, results: list[dict], rtol: float, atol: float) -> bool:

@@ -42,7 +42,7 @@ def build() -> dict:
         ``{"cases": {item: [{"label", "payload", "expected"}]}, "mistakes": [{"item", "key",
         "description", "outputs": [tensor or None per public case]}]}``.
     """
-    from autograder.grading.diagnosis import _output, load_mistakes, mutant
+    from autograder.grading.diagnosis import load_mistakes, mutant_outputs
 
     cases = {name: public_case_list(name) for name in ITEM_NAMES}
     data: dict = {"cases": {name: [{"label": c.label, "payload": c.payload, "expected": c.expected}
@@ -51,7 +51,7 @@ def build() -> dict:
     for m in load_mistakes():
         if not m.public or m.symptom is not None:
             continue
-        outputs = [None if c.reference is None else _output(mutant(c.reference, m), c.payload) for c in cases[m.item]]
+        outputs = list(mutant_outputs(m, cases[m.item]))
         data["mistakes"].append({"item": m.item, "key": m.key, "description": m.description, "outputs": outputs})
     return data
 
